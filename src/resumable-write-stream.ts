@@ -1,0 +1,151 @@
+/**
+ * The only file that knows node:stream: it adapts the Writable hooks to the uploader.
+ * - `_write` hands the buffer over by reference and calls back once there is room (backpressure:
+ *   while a full chunk waits behind the one in flight, the callback waits too).
+ * - `_final` is the only place an upload is finalized; `_destroy` aborts and never finalizes,
+ *   so a failed pipeline can't leave a truncated object that looks complete.
+ */
+import { Writable } from 'node:stream';
+import { AbortedError, redactUrl } from './errors.js';
+import { ChunkUploader, type RetryEvent, type UploadProgress, type UploadResult } from './chunk-uploader.js';
+import type { ResolvedOptions } from './options.js';
+import type { Transport } from './transport.js';
+
+export interface ResumableWriteStreamEvents {
+  /** After every acknowledgement from the server. */
+  progress: [progress: UploadProgress];
+  /** Before each backoff wait. */
+  retry: [event: RetryEvent];
+}
+
+export interface CancelResult {
+  /** The status the session's DELETE answered (GCS: 499). */
+  readonly status: number;
+}
+
+export class ResumableWriteStream extends Writable {
+  private readonly uploader: ChunkUploader;
+  private readonly running: Promise<UploadResult | undefined>;
+  private readonly onSignalAbort: (() => void) | undefined;
+
+  /** @internal Use {@link createResumableWriteStream}. */
+  constructor(private readonly options: ResolvedOptions, transport: Transport) {
+    super({ ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }), decodeStrings: true });
+    this.uploader = new ChunkUploader(options, transport, {
+      onProgress: (progress) => this.emit('progress', progress),
+      onRetry: (event) => this.emit('retry', event),
+    });
+    // The loop runs from the start, waiting for data; a failure while no write or end is
+    // pending still reaches the user, by destroying the stream.
+    this.running = this.uploader.run().catch((error: Error) => {
+      this.destroy(error);
+      return undefined;
+    });
+    const { signal } = options;
+    if (signal) {
+      this.onSignalAbort = () => this.destroy(this.abortedBySignal(signal));
+      if (signal.aborted) queueMicrotask(this.onSignalAbort);
+      else signal.addEventListener('abort', this.onSignalAbort, { once: true });
+    }
+  }
+
+  /** Bytes handed to the stream so far. */
+  get bytesWritten(): number {
+    return this.uploader.state.bytesWritten;
+  }
+
+  /** Bytes the server has confirmed as persisted. */
+  get bytesCommitted(): number {
+    return this.uploader.state.bytesCommitted;
+  }
+
+  /** Bytes held for a possible replay right now: [bytesCommitted, bytesWritten). */
+  get bytesRetained(): number {
+    return this.uploader.buffer.bytesRetained;
+  }
+
+  /** The most bytes held at once so far (see README, "Memory"). */
+  get peakBytesRetained(): number {
+    return this.uploader.peakBytesRetained;
+  }
+
+  /** The server's answer to the final request; set before `'finish'`. */
+  get result(): UploadResult | undefined {
+    return this.uploader.result;
+  }
+
+  /** The session URI with its query values redacted, safe to log. */
+  get redactedUrl(): string {
+    return redactUrl(this.options.url);
+  }
+
+  /**
+   * Aborts the upload (the stream errors with an AbortedError, nothing is finalized) and sends
+   * DELETE to the session. Resolves with the status the server answered.
+   */
+  async cancel(): Promise<CancelResult> {
+    this.destroy(
+      new AbortedError(`the upload was cancelled after ${this.bytesCommitted} committed bytes; it was not finalized`, {
+        bytesCommitted: this.bytesCommitted,
+        url: this.options.url,
+      }),
+    );
+    await this.running;
+    return { status: await this.uploader.deleteSession() };
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      this.uploader.append(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    this.uploader.waitForRoom().then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.uploader.end();
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    this.running.then((result) => {
+      // Without a result the loop failed and destroyed the stream already.
+      if (result) callback();
+    }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.onSignalAbort) this.options.signal?.removeEventListener('abort', this.onSignalAbort);
+    if (!this.uploader.state.complete) {
+      this.uploader.abort(error ?? new AbortedError('the stream was destroyed before the upload completed', {
+        bytesCommitted: this.bytesCommitted,
+        url: this.options.url,
+      }));
+    }
+    // Wait for the loop to settle, so no request, socket or timer outlives 'close'.
+    this.running.then(() => callback(error), () => callback(error));
+  }
+
+  private abortedBySignal(signal: AbortSignal): AbortedError {
+    return new AbortedError(`the upload was aborted by its signal after ${this.bytesCommitted} committed bytes; it was not finalized`, {
+      bytesCommitted: this.bytesCommitted,
+      url: this.options.url,
+      cause: signal.reason,
+    });
+  }
+}
+
+// Typed `on`/`once`/`emit` for the stream's own events, on top of Writable's.
+export interface ResumableWriteStream {
+  on<K extends keyof ResumableWriteStreamEvents>(event: K, listener: (...args: ResumableWriteStreamEvents[K]) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<K extends keyof ResumableWriteStreamEvents>(event: K, listener: (...args: ResumableWriteStreamEvents[K]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<K extends keyof ResumableWriteStreamEvents>(event: K, listener: (...args: ResumableWriteStreamEvents[K]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  emit<K extends keyof ResumableWriteStreamEvents>(event: K, ...args: ResumableWriteStreamEvents[K]): boolean;
+  emit(event: string | symbol, ...args: any[]): boolean;
+}

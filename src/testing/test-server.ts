@@ -1,0 +1,522 @@
+/**
+ * A loopback HTTP server that behaves like the GCS resumable upload endpoint (PROTOCOL.md), with
+ * faults injected on real sockets. For this project's tests, demo and benchmarks, and for users'
+ * own tests: `import { createTestServer } from 'resumable-write-stream/testing'`.
+ *
+ * Where it is stricter than GCS, it says so: overlapping bytes that differ from the persisted
+ * ones are refused with 400 (GCS silently keeps the first copy), so a client bug can't hide.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { CHUNK_ALIGNMENT, parseContentRange, type ParsedContentRange } from '../content-range.js';
+import { ArmedRule, type Fault, type FaultRule, type RequestFacts } from './faults.js';
+import { UploadSession, type StoredObject } from './upload-session.js';
+
+export interface TestServerOptions {
+  /** Faults armed on every session the server creates (strings are `{ fault: name }`). */
+  faults?: ReadonlyArray<FaultRule | string>;
+  /**
+   * `'gcs'`: 308 + `Range` to accepted chunks. `'redivis'`: 200 with an empty body to accepted
+   * non-final chunks, as Redivis documents. @default 'gcs'
+   */
+  dialect?: 'gcs' | 'redivis';
+  /** Delay, in ms, before every answer (a WAN model for benchmarks). @default 0 */
+  latencyMs?: number;
+  /** Keep objects' bytes for reading back; false keeps only size and digests (benchmarks). @default true */
+  storeObjects?: boolean;
+  /** Persistence granularity of interrupted requests. @default 262144 */
+  persistStep?: number;
+  /** When set, initiation requires `Authorization: Bearer <token>`. */
+  token?: string;
+  /** @default 0 (any free port) */
+  port?: number;
+}
+
+export interface SessionOptions {
+  bucket?: string;
+  name?: string;
+  api?: 'json' | 'xml';
+  contentType?: string;
+  faults?: ReadonlyArray<FaultRule | string>;
+}
+
+export interface RequestLogEntry {
+  readonly sessionId: string | undefined;
+  readonly method: string;
+  readonly kind: 'upload' | 'query' | 'delete' | 'initiate' | 'read' | 'other';
+  readonly contentRange: string | undefined;
+  readonly contentLength: number | undefined;
+  /** Body bytes the server read. */
+  received: number;
+  /** The status answered, `'reset'` (connection destroyed) or `'lost'` (finalized, no answer). */
+  status: number | 'reset' | 'lost' | undefined;
+  /** The fault that fired on this request, by name. */
+  fault: string | undefined;
+  /** Bytes persisted in the session after this request. */
+  persisted: number | undefined;
+}
+
+export interface SessionSnapshot {
+  readonly id: string;
+  readonly persisted: number;
+  readonly total: number | undefined;
+  readonly finalized: boolean;
+  readonly goneStatus: number | undefined;
+  readonly object: StoredObject | undefined;
+  readonly requests: readonly RequestLogEntry[];
+}
+
+export interface TestServer {
+  /** `http://127.0.0.1:PORT`: the `apiEndpoint` for initiation. */
+  readonly url: string;
+  readonly requests: readonly RequestLogEntry[];
+  /** Creates a session without HTTP and returns its URI. */
+  createSession(options?: SessionOptions): string;
+  /** Arms more faults on a live session. */
+  addFaults(sessionUri: string, faults: ReadonlyArray<FaultRule | string>): void;
+  session(sessionUri: string): SessionSnapshot;
+  /** The finalized object, or undefined. */
+  object(bucket: string, name: string): StoredObject | undefined;
+  close(): Promise<void>;
+}
+
+const JSON_UPLOAD_PATH = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/;
+const JSON_METADATA_PATH = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/;
+const JSON_DOWNLOAD_PATH = /^\/download\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/;
+const XML_OBJECT_PATH = /^\/([^/]+)\/(.+)$/;
+
+export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const server = new LoopbackGcs(options);
+  await server.listen(options.port ?? 0);
+  return server;
+}
+
+class LoopbackGcs implements TestServer {
+  url = '';
+  readonly requests: RequestLogEntry[] = [];
+  private readonly sessions = new Map<string, UploadSession>();
+  private readonly objects = new Map<string, StoredObject>();
+  private readonly http: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private generation = 1;
+  private sessionCounter = 0;
+
+  constructor(private readonly options: TestServerOptions) {
+    this.http = createServer((req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        if (!res.headersSent && !res.destroyed) this.send(res, 500, {}, String(error));
+      });
+    });
+    this.http.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    for (const rule of options.faults ?? []) new ArmedRule(toRule(rule)); // validate eagerly
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, '127.0.0.1', () => {
+        this.url = `http://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+        resolve();
+      });
+    });
+  }
+
+  createSession(options: SessionOptions = {}): string {
+    const bucket = options.bucket ?? 'bucket';
+    const name = options.name ?? `object-${++this.sessionCounter}`;
+    const id = randomBytes(16).toString('hex');
+    const base = options.api === 'xml'
+      ? `${this.url}/${encodeURIComponent(bucket)}/${encodeURIComponent(name)}?upload_id=${id}`
+      : `${this.url}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
+    const rules = [...(this.options.faults ?? []), ...(options.faults ?? [])].map((rule) => new ArmedRule(toRule(rule)));
+    this.sessions.set(
+      id,
+      new UploadSession(id, base, bucket, name, options.contentType ?? 'application/octet-stream', rules,
+        this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT),
+    );
+    return base;
+  }
+
+  addFaults(sessionUri: string, faults: ReadonlyArray<FaultRule | string>): void {
+    this.lookup(sessionUri).rules.push(...faults.map((rule) => new ArmedRule(toRule(rule))));
+  }
+
+  session(sessionUri: string): SessionSnapshot {
+    const session = this.lookup(sessionUri);
+    return {
+      id: session.id,
+      persisted: session.persisted,
+      total: session.total,
+      finalized: session.finalized,
+      goneStatus: session.goneStatus,
+      object: session.object,
+      requests: this.requests.filter((entry) => entry.sessionId === session.id),
+    };
+  }
+
+  object(bucket: string, name: string): StoredObject | undefined {
+    return this.objects.get(`${bucket}/${name}`);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private lookup(sessionUri: string): UploadSession {
+    const id = new URL(sessionUri).searchParams.get('upload_id') ?? '';
+    const session = this.sessions.get(id);
+    if (!session) throw new Error('no such session on this test server');
+    return session;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const uploadId = url.searchParams.get('upload_id');
+    if (uploadId !== null && (req.method === 'PUT' || req.method === 'DELETE' || req.method === 'POST')) {
+      return this.onSessionRequest(req, res, uploadId);
+    }
+    if (req.method === 'POST') return this.onInitiate(req, res, url);
+    if (req.method === 'GET') return this.onRead(req, res, url);
+    this.log(req, undefined, 'other');
+    await drain(req);
+    this.send(res, 405, {}, 'method not allowed');
+  }
+
+  // --- initiation -----------------------------------------------------------------------------
+
+  private async onInitiate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const entry = this.log(req, undefined, 'initiate');
+    const body = await readAll(req);
+    if (this.options.token !== undefined && req.headers.authorization !== `Bearer ${this.options.token}`) {
+      return this.answer(res, entry, 401, {}, '{"error":{"code":401,"message":"Invalid Credentials"}}');
+    }
+    const jsonPath = JSON_UPLOAD_PATH.exec(url.pathname);
+    if (jsonPath && url.searchParams.get('uploadType') === 'resumable') {
+      const metadata = parseJsonObject(body.toString('utf8'));
+      const name = url.searchParams.get('name') ?? (typeof metadata.name === 'string' ? metadata.name : undefined);
+      if (!name) return this.answer(res, entry, 400, {}, 'object name required');
+      const uri = this.createSession({
+        bucket: decodeURIComponent(jsonPath[1] as string),
+        name,
+        contentType: headerValue(req, 'x-upload-content-type') ?? (typeof metadata.contentType === 'string' ? metadata.contentType : undefined),
+      });
+      return this.answer(res, entry, 200, { location: uri }, '');
+    }
+    const xmlPath = XML_OBJECT_PATH.exec(url.pathname);
+    if (xmlPath && headerValue(req, 'x-goog-resumable') === 'start') {
+      const uri = this.createSession({
+        api: 'xml',
+        bucket: decodeURIComponent(xmlPath[1] as string),
+        name: decodeURIComponent(xmlPath[2] as string),
+        contentType: headerValue(req, 'content-type'),
+      });
+      return this.answer(res, entry, 201, { location: uri }, '');
+    }
+    return this.answer(res, entry, 400, {}, 'not an initiation request');
+  }
+
+  // --- reading objects back -----------------------------------------------------------------
+
+  private async onRead(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const entry = this.log(req, undefined, 'read');
+    const metadataPath = JSON_METADATA_PATH.exec(url.pathname);
+    const downloadPath = JSON_DOWNLOAD_PATH.exec(url.pathname) ?? XML_OBJECT_PATH.exec(url.pathname);
+    const match = metadataPath ?? downloadPath;
+    const object = match ? this.object(decodeURIComponent(match[1] as string), decodeURIComponent(match[2] as string)) : undefined;
+    if (!object) return this.answer(res, entry, 404, {}, 'no such object');
+    if (metadataPath && url.searchParams.get('alt') !== 'media') {
+      return this.answer(res, entry, 200, { 'content-type': 'application/json' }, JSON.stringify(metadataOf(object)));
+    }
+    if (!object.data) return this.answer(res, entry, 501, {}, 'started with storeObjects: false');
+    return this.answer(res, entry, 200, { 'content-type': object.contentType }, object.data);
+  }
+
+  // --- the session ----------------------------------------------------------------------------
+
+  private async onSessionRequest(req: IncomingMessage, res: ServerResponse, uploadId: string): Promise<void> {
+    const session = this.sessions.get(uploadId);
+    const range = parseContentRange(headerValue(req, 'content-range'));
+    const kind = req.method === 'DELETE' ? 'delete' : range && range.start === undefined ? 'query' : 'upload';
+    const entry = this.log(req, session?.id, kind);
+    if (!session) {
+      await drain(req);
+      return this.answer(res, entry, 404, {}, 'No such upload session');
+    }
+    if (session.goneStatus !== undefined) {
+      await drain(req);
+      return this.answer(res, entry, session.goneStatus, {}, 'The upload session is gone or expired');
+    }
+    if (kind === 'delete') {
+      session.goneStatus = 404;
+      await drain(req);
+      return this.answer(res, entry, 499, {}, '');
+    }
+    if (!range || req.method !== 'PUT') {
+      await drain(req);
+      return this.answer(res, entry, 400, {}, 'Content-Range required: bytes a-b/T, bytes a-b/*, bytes */T or bytes */*');
+    }
+    const facts = this.factsOf(session, kind as 'upload' | 'query', range);
+    const rule = session.finalized ? undefined : session.rules.find((candidate) => candidate.take(facts));
+    entry.fault = rule?.rule.fault;
+    return this.serveChunk(req, res, entry, session, range, rule);
+  }
+
+  private factsOf(session: UploadSession, kind: 'upload' | 'query', range: ParsedContentRange): RequestFacts {
+    const number = kind === 'upload' ? ++session.uploads : ++session.queries;
+    const total = range.total ?? session.total;
+    const end = range.end === undefined ? session.persisted : range.end + 1;
+    const finalizing = total !== undefined && (kind === 'upload' ? end === total : session.persisted === total);
+    return { kind, number, finalizing, start: range.start ?? session.persisted, end };
+  }
+
+  private async serveChunk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: RequestLogEntry,
+    session: UploadSession,
+    range: ParsedContentRange,
+    rule: ArmedRule | undefined,
+  ): Promise<void> {
+    const fault = rule?.parsed;
+    if (fault?.kind === 'gone') {
+      session.goneStatus = fault.status;
+      await drain(req);
+      return this.answer(res, entry, fault.status, {}, 'The upload session is gone or expired');
+    }
+    if (fault?.kind === 'reset' && fault.afterBytes === undefined) return this.reset(req, entry);
+    if (fault?.kind === 'stall') {
+      await this.delay(fault.ms);
+      if (req.socket.destroyed) return void (entry.status = 'reset');
+    }
+    if (fault?.kind === 'status' && fault.afterBytes === undefined) {
+      await drain(req);
+      return this.answer(res, entry, fault.status, retryAfterHeader(fault.status, rule?.rule.retryAfter), `injected ${fault.status}`);
+    }
+    const cut = fault && (fault.kind === 'status' || fault.kind === 'reset') ? fault.afterBytes : undefined;
+    const start = range.start ?? session.persisted;
+    const body = await readBody(req, cut === undefined ? undefined : Math.max(0, cut - start));
+    entry.received = body.bytes.length;
+    if (body.aborted) {
+      // The client went away mid-body: keep what arrived, in whole steps, as GCS does.
+      if (range.start !== undefined && !session.finalized) session.persist(range.start, body.bytes, false);
+      entry.persisted = session.persisted;
+      entry.status = 'reset';
+      return;
+    }
+    if (cut !== undefined && fault) {
+      if (range.start !== undefined) session.persist(range.start, body.bytes, false);
+      entry.persisted = session.persisted;
+      if (fault.kind === 'reset') return this.reset(req, entry);
+      // The rest of the body stays unread, so this connection can't be reused.
+      res.setHeader('connection', 'close');
+      const { status } = fault as Extract<Fault, { kind: 'status' }>;
+      return this.answer(res, entry, status, retryAfterHeader(status, rule?.rule.retryAfter), 'injected failure');
+    }
+    return this.applyChunk(req, res, entry, session, range, body.bytes, fault);
+  }
+
+  private async applyChunk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: RequestLogEntry,
+    session: UploadSession,
+    range: ParsedContentRange,
+    bytes: Buffer,
+    fault: Fault | undefined,
+  ): Promise<void> {
+    if (session.finalized) return this.answerComplete(res, entry, session);
+    const problem = this.validate(req, session, range, bytes);
+    if (problem) return this.answer(res, entry, 400, {}, problem);
+    if (range.total !== undefined) session.total = range.total;
+    const isFinal = session.total !== undefined && (range.end === undefined ? session.persisted === session.total : range.end + 1 === session.total);
+    if (range.start !== undefined) {
+      const limit = fault?.kind === 'persist-only' ? fault.bytes : undefined;
+      const outcome = session.persist(range.start, bytes, limit === undefined, limit);
+      if (!outcome.ok) return this.answer(res, entry, 400, {}, outcome.reason);
+    }
+    entry.persisted = session.persisted;
+    if (isFinal && session.persisted === session.total) {
+      const object = session.finalize(String(this.generation++));
+      this.objects.set(`${object.bucket}/${object.name}`, object);
+      if (fault?.kind === 'lose-final-answer') return this.reset(req, entry, 'lost');
+      return this.answerComplete(res, entry, session);
+    }
+    const omitRange = fault?.kind === 'omit-range' || session.persisted === 0;
+    const rangeHeader: Record<string, string> = omitRange ? {} : { range: `bytes=0-${session.persisted - 1}` };
+    if (this.options.dialect === 'redivis' && range.end !== undefined) {
+      // Redivis: "the response body will be empty with a status of 200"; a Range only when
+      // less than the whole chunk was kept.
+      return this.answer(res, entry, 200, session.persisted === range.end + 1 ? {} : rangeHeader, '');
+    }
+    return this.answer(res, entry, 308, rangeHeader, '');
+  }
+
+  /** GCS's rules for a data request; a string says why it is refused with 400. */
+  private validate(req: IncomingMessage, session: UploadSession, range: ParsedContentRange, bytes: Buffer): string | undefined {
+    if (range.total !== undefined && session.total !== undefined && range.total !== session.total) {
+      return `total ${range.total} differs from the total ${session.total} declared before`;
+    }
+    const total = range.total ?? session.total;
+    if (range.start === undefined) {
+      return total !== undefined && session.persisted > total ? `${session.persisted} bytes persisted, more than total ${total}` : undefined;
+    }
+    const length = (range.end as number) - range.start + 1;
+    const declaredLength = Number(req.headers['content-length'] ?? -1);
+    if (declaredLength !== length || bytes.length !== length) {
+      return `Content-Range covers ${length} bytes but Content-Length is ${declaredLength} and ${bytes.length} arrived`;
+    }
+    if (total !== undefined && (range.end as number) + 1 > total) return `range ends past total ${total}`;
+    const isFinal = total !== undefined && (range.end as number) + 1 === total;
+    if (!isFinal && length % CHUNK_ALIGNMENT !== 0) {
+      return `non-final chunk of ${length} bytes: must be a multiple of 262144`;
+    }
+    return undefined;
+  }
+
+  private answerComplete(res: ServerResponse, entry: RequestLogEntry, session: UploadSession): void {
+    const object = session.object as StoredObject;
+    entry.persisted = session.persisted;
+    const hash = { 'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}` };
+    if (session.uri.includes('/upload/storage/v1/')) {
+      this.answer(res, entry, 200, { ...hash, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify(metadataOf(object)));
+    } else {
+      this.answer(res, entry, 200, hash, '');
+    }
+  }
+
+  private reset(req: IncomingMessage, entry: RequestLogEntry, status: 'reset' | 'lost' = 'reset'): void {
+    entry.status = status;
+    req.socket.destroy();
+  }
+
+  private answer(res: ServerResponse, entry: RequestLogEntry, status: number, headers: Record<string, string>, body: string | Buffer): void {
+    entry.status = status;
+    const latency = this.options.latencyMs ?? 0;
+    if (latency > 0) void this.delay(latency).then(() => this.send(res, status, headers, body));
+    else this.send(res, status, headers, body);
+  }
+
+  private send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+    if (res.destroyed || res.headersSent) return;
+    // Node would refuse 499 without a reason phrase it knows; GCS sends "Client Closed Request".
+    res.writeHead(status, status === 499 ? 'Client Closed Request' : undefined, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve();
+      }, ms);
+      this.timers.add(timer);
+    });
+  }
+
+  private log(req: IncomingMessage, sessionId: string | undefined, kind: RequestLogEntry['kind']): RequestLogEntry {
+    const length = req.headers['content-length'];
+    const entry: RequestLogEntry = {
+      sessionId,
+      method: req.method ?? '',
+      kind,
+      contentRange: headerValue(req, 'content-range'),
+      contentLength: length === undefined ? undefined : Number(length),
+      received: 0,
+      status: undefined,
+      fault: undefined,
+      persisted: undefined,
+    };
+    this.requests.push(entry);
+    return entry;
+  }
+}
+
+function toRule(rule: FaultRule | string): FaultRule {
+  return typeof rule === 'string' ? { fault: rule } : rule;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function retryAfterHeader(status: number, seconds: number | undefined): Record<string, string> {
+  if (seconds !== undefined) return { 'retry-after': String(seconds) };
+  return status === 429 ? { 'retry-after': '1' } : {};
+}
+
+function metadataOf(object: StoredObject): Record<string, string> {
+  return {
+    kind: 'storage#object',
+    bucket: object.bucket,
+    name: object.name,
+    size: String(object.size),
+    md5Hash: object.md5Hash,
+    crc32c: object.crc32c,
+    generation: object.generation,
+    contentType: object.contentType,
+  };
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+interface ReceivedBody {
+  readonly bytes: Buffer;
+  /** The client closed the connection before the whole body arrived. */
+  readonly aborted: boolean;
+}
+
+/** Reads the body, or only its first `limit` bytes (then stops reading). */
+function readBody(req: IncomingMessage, limit: number | undefined): Promise<ReceivedBody> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (aborted: boolean) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      const bytes = Buffer.concat(parts);
+      resolve({ bytes: limit === undefined ? bytes : bytes.subarray(0, limit), aborted });
+    };
+    const onData = (chunk: Buffer) => {
+      parts.push(chunk);
+      size += chunk.length;
+      if (limit !== undefined && size >= limit) {
+        req.pause();
+        finish(false);
+      }
+    };
+    if (limit === 0) {
+      finish(false);
+      return;
+    }
+    req.on('data', onData);
+    req.on('end', () => finish(false));
+    req.on('close', () => finish(!req.complete));
+    req.on('error', () => finish(true));
+  });
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return readBody(req, undefined).then((body) => body.bytes);
+}
+
+function drain(req: IncomingMessage): Promise<void> {
+  return readBody(req, undefined).then(() => undefined);
+}

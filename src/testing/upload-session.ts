@@ -1,0 +1,114 @@
+/**
+ * One resumable upload session of the test server, with GCS's persistence rules and no HTTP:
+ * bytes are persisted append-only, overlap with persisted bytes is trimmed, a gap is refused,
+ * interrupted requests persist in whole steps (256 KiB), and finalizing computes the object's
+ * MD5 and CRC32C (base64, as GCS reports them).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { crc32c } from '@node-rs/crc32';
+import type { ArmedRule } from './faults.js';
+
+export interface StoredObject {
+  readonly bucket: string;
+  readonly name: string;
+  readonly size: number;
+  /** Base64 MD5, as in GCS object metadata. */
+  readonly md5Hash: string;
+  /** Base64 big-endian CRC32C, as in GCS object metadata. */
+  readonly crc32c: string;
+  /** The bytes, unless the server was started with `storeObjects: false`. */
+  readonly data: Buffer | undefined;
+  readonly generation: string;
+  readonly contentType: string;
+}
+
+export type PersistOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+export class UploadSession {
+  persisted = 0;
+  /** The object size, once a request declared it. */
+  total: number | undefined;
+  object: StoredObject | undefined;
+  /** Set when the session is gone: the status every later request gets. */
+  goneStatus: number | undefined;
+  uploads = 0;
+  queries = 0;
+  private readonly chunks: Buffer[] = [];
+  private readonly md5: Hash = createHash('md5');
+  private crc = 0;
+
+  constructor(
+    readonly id: string,
+    readonly uri: string,
+    readonly bucket: string,
+    readonly name: string,
+    readonly contentType: string,
+    readonly rules: ArmedRule[],
+    private readonly storeBytes: boolean,
+    private readonly persistStep: number,
+  ) {}
+
+  get finalized(): boolean {
+    return this.object !== undefined;
+  }
+
+  /**
+   * Persists `bytes` received for object offset `start`. `complete` requests persist everything
+   * new; interrupted ones (and `limit`ed ones) round down to the persistence step.
+   */
+  persist(start: number, bytes: Buffer, complete: boolean, limit = Number.POSITIVE_INFINITY): PersistOutcome {
+    if (start > this.persisted) return { ok: false, reason: `gap: request starts at ${start}, ${this.persisted} bytes persisted` };
+    const skip = this.persisted - start;
+    if (this.storeBytes && skip > 0) {
+      const overlap = bytes.subarray(0, Math.min(skip, bytes.length));
+      if (!overlap.equals(this.read(start, start + overlap.length))) {
+        return { ok: false, reason: `bytes ${start}-${start + overlap.length - 1} differ from the bytes already persisted` };
+      }
+    }
+    if (skip >= bytes.length) return { ok: true };
+    let fresh = bytes.subarray(skip, skip + Math.max(0, limit));
+    if (!complete || fresh.length < bytes.length - skip) {
+      const alignedEnd = Math.floor((this.persisted + fresh.length) / this.persistStep) * this.persistStep;
+      fresh = fresh.subarray(0, Math.max(0, alignedEnd - this.persisted));
+    }
+    this.append(fresh);
+    return { ok: true };
+  }
+
+  finalize(generation: string): StoredObject {
+    const digest = Buffer.alloc(4);
+    digest.writeUInt32BE(this.crc >>> 0);
+    this.object = {
+      bucket: this.bucket,
+      name: this.name,
+      size: this.persisted,
+      md5Hash: this.md5.digest('base64'),
+      crc32c: digest.toString('base64'),
+      data: this.storeBytes ? Buffer.concat(this.chunks) : undefined,
+      generation,
+      contentType: this.contentType,
+    };
+    this.chunks.length = 0;
+    return this.object;
+  }
+
+  private append(fresh: Buffer): void {
+    if (fresh.length === 0) return;
+    // Copy: the request's buffer belongs to the socket layer.
+    if (this.storeBytes) this.chunks.push(Buffer.from(fresh));
+    this.md5.update(fresh);
+    this.crc = crc32c(fresh, this.crc);
+    this.persisted += fresh.length;
+  }
+
+  private read(start: number, end: number): Buffer {
+    const parts: Buffer[] = [];
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      const chunkEnd = offset + chunk.length;
+      if (chunkEnd > start && offset < end) parts.push(chunk.subarray(Math.max(0, start - offset), Math.min(chunk.length, end - offset)));
+      offset = chunkEnd;
+    }
+    return Buffer.concat(parts);
+  }
+}
