@@ -188,6 +188,8 @@ export class ChunkUploader {
 
   private async sendChunk(request: ChunkRequest): Promise<void> {
     this.inFlightEnd = request.start + request.length;
+    // The bytes in flight no longer count as waiting: the writer may fill the next chunk now.
+    this.notifyRoom();
     try {
       const answer = await this.exchange(request, this.buffer.view(request.start, request.length));
       const meaning = this.state.interpretChunkAnswer(request, this.summarize(answer));
@@ -233,13 +235,11 @@ export class ChunkUploader {
   private apply(meaning: Interpretation, request: UploadRequest, answer: TransportAnswer): void {
     switch (meaning.type) {
       case 'accepted':
-        this.buffer.release(this.state.bytesCommitted);
-        this.hooks.onProgress(this.progress());
+        this.onCommitted();
         return;
       case 'complete':
         this.result = this.toResult(answer);
-        this.buffer.release(this.state.bytesCommitted);
-        this.hooks.onProgress(this.progress());
+        this.onCommitted();
         return;
       case 'retryable':
         throw this.statusError(answer, request, true, meaning.reason);
@@ -289,6 +289,13 @@ export class ChunkUploader {
       );
     }
     return { status: answer.status, headers: answer.headers, body };
+  }
+
+  /** After every acknowledgement, from a chunk's answer or a status query alike. */
+  private onCommitted(): void {
+    this.buffer.release(this.state.bytesCommitted);
+    this.notifyRoom();
+    this.hooks.onProgress(this.progress());
   }
 
   private onRetry(notice: RetryNotice): void {

@@ -1,0 +1,103 @@
+/**
+ * Every size edge, plain and through gzip, against the loopback server: the stored object's
+ * sha256 equals the input's, and the exact Content-Range sequence is what the protocol says.
+ */
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestServer, type TestServer } from '../../src/testing/index.js';
+import { K256, sha256, storedBytes, upload } from './helpers.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await createTestServer();
+});
+afterAll(() => server.close());
+
+const CHUNK = 2 * K256;
+const SIZES: Array<[string, number]> = [
+  ['empty', 0],
+  ['1 byte', 1],
+  ['256 KiB − 1', K256 - 1],
+  ['256 KiB', K256],
+  ['256 KiB + 1', K256 + 1],
+  ['1 × chunkSize', CHUNK],
+  ['2 × chunkSize', 2 * CHUNK],
+  ['3 × chunkSize', 3 * CHUNK],
+  ['3 × chunkSize + 17', 3 * CHUNK + 17],
+];
+
+describe.each([false, true])('gzip: %s', (gzip) => {
+  it.each(SIZES)('%s', async (_name, size) => {
+    const outcome = await upload(server, { size, chunkSize: CHUNK, gzip });
+    expect(outcome.error).toBeUndefined();
+    const stored = storedBytes(server, outcome.uri) as Buffer;
+    expect(sha256(stored)).toBe(sha256(outcome.expected as Buffer));
+    if (gzip) expect(sha256(gunzipSync(stored))).toBe(sha256(outcome.data));
+    expect(outcome.stream.result?.status).toBe(200);
+    expect(outcome.stream.result?.body).toMatchObject({ size: String(stored.length) });
+    expect(outcome.stream.bytesCommitted).toBe(stored.length);
+    expect(outcome.stream.bytesWritten).toBe(stored.length);
+    expect(outcome.stream.bytesRetained).toBe(0);
+  });
+});
+
+describe('the exact Content-Range sequence', () => {
+  it.each<[number, string[]]>([
+    [0, ['bytes */0 200']],
+    [1, ['bytes 0-0/1 200']],
+    [K256 - 1, ['bytes 0-262142/262143 200']],
+    [K256, ['bytes 0-262143/262144 200']],
+    [K256 + 1, ['bytes 0-262144/262145 200']],
+    // An exact multiple: the last full chunk is sent before end() is known, then */T finalizes.
+    [2 * CHUNK, ['bytes 0-524287/* 308', 'bytes 524288-1048575/* 308', 'bytes */1048576 200']],
+    [3 * CHUNK + 17, ['bytes 0-524287/* 308', 'bytes 524288-1048575/* 308', 'bytes 1048576-1572863/* 308', 'bytes 1572864-1572880/1572881 200']],
+  ])('%i bytes', async (size, wire) => {
+    // One write at a time, so the writer's end() can't overtake a chunk in flight.
+    const outcome = await upload(server, { size, chunkSize: CHUNK, writeSize: 64 * 1024 });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.wire).toEqual(wire);
+  });
+
+  it('a declared totalSize is carried by every request', async () => {
+    const size = 2 * CHUNK + 5;
+    const outcome = await upload(server, { size, chunkSize: CHUNK, options: { totalSize: size } });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.wire).toEqual(['bytes 0-524287/1048581 308', 'bytes 524288-1048575/1048581 308', 'bytes 1048576-1048580/1048581 200']);
+  });
+
+  it('a declared totalSize that is an exact multiple completes with a final request carrying the last chunk', async () => {
+    const outcome = await upload(server, { size: 2 * CHUNK, chunkSize: CHUNK, options: { totalSize: 2 * CHUNK } });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.wire).toEqual(['bytes 0-524287/1048576 308', 'bytes 524288-1048575/1048576 200']);
+  });
+
+  it('the XML API answers with x-goog-hash and no body', async () => {
+    const outcome = await upload(server, { size: 1000, session: { api: 'xml' } });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.stream.result?.headers['x-goog-hash']).toMatch(/^crc32c=.+,md5=.+$/);
+    expect(sha256(storedBytes(server, outcome.uri) as Buffer)).toBe(sha256(outcome.data));
+  });
+});
+
+describe('Redivis dialect: 200 to accepted non-final chunks', () => {
+  let redivis: TestServer;
+  beforeAll(async () => {
+    redivis = await createTestServer({ dialect: 'redivis' });
+  });
+  afterAll(() => redivis.close());
+
+  it.each([0, 1, 2 * CHUNK, 3 * CHUNK + 17])('%i bytes', async (size) => {
+    const outcome = await upload(redivis, { size, chunkSize: CHUNK });
+    expect(outcome.error).toBeUndefined();
+    expect(sha256(storedBytes(redivis, outcome.uri) as Buffer)).toBe(sha256(outcome.data));
+    if (size === 2 * CHUNK) expect(outcome.wire).toEqual(['bytes 0-524287/* 200', 'bytes 524288-1048575/* 200', 'bytes */1048576 200']);
+  });
+
+  it('partial persistence is reported with Range on a 200', async () => {
+    const outcome = await upload(redivis, { size: 3 * CHUNK, chunkSize: CHUNK, faults: ['persist-only-256K'] });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.wire[0]).toBe('bytes 0-524287/* 200');
+    expect(outcome.wire[1]).toBe('bytes 262144-786431/* 200');
+    expect(sha256(storedBytes(redivis, outcome.uri) as Buffer)).toBe(sha256(outcome.data));
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { Agent } from 'undici';
+import { createResumableWriteStream } from '../../src/index.js';
+
+const url = 'https://storage.example/upload?upload_id=SECRET';
+
+describe('options are validated at construction, naming the option', () => {
+  it.each([
+    [{}, TypeError, /`url`/],
+    [{ url: 42 }, TypeError, /`url` to be a string or URL, received number 42/],
+    [{ url: 'not a url SECRET' }, TypeError, /absolute http\(s\) URL/],
+    [{ url: 'ftp://host/x' }, TypeError, /protocol "ftp:"/],
+    [{ url, chunkSize: 1000 }, RangeError, /`chunkSize` to be a positive multiple of 262144 \(256 KiB\), received 1000/],
+    [{ url, chunkSize: 0 }, RangeError, /`chunkSize`/],
+    [{ url, chunkSize: -262144 }, RangeError, /`chunkSize`/],
+    [{ url, chunkSize: 262144.5 }, RangeError, /`chunkSize`/],
+    [{ url, chunkSize: '8MiB' }, TypeError, /`chunkSize` to be a finite number, received "8MiB"/],
+    [{ url, totalSize: -1 }, RangeError, /`totalSize`/],
+    [{ url, totalSize: Number.NaN }, TypeError, /`totalSize`/],
+    [{ url, headers: 'x' }, TypeError, /`headers` to be an object/],
+    [{ url, headers: { 'x-a': 1 } }, TypeError, /`headers.x-a` to be a string/],
+    [{ url, headers: { 'Content-Range': 'bytes */*' } }, TypeError, /may not set "Content-Range"/],
+    [{ url, dispatcher: {} }, TypeError, /`dispatcher` to be an undici Dispatcher/],
+    [{ url, retry: 3 }, TypeError, /`retry` to be an object/],
+    [{ url, retry: { retries: -1 } }, RangeError, /`retry.retries`/],
+    [{ url, retry: { retries: 1.5 } }, RangeError, /`retry.retries`/],
+    [{ url, retry: { minTimeout: 'soon' } }, TypeError, /`retry.minTimeout`/],
+    [{ url, retry: { factor: 0.5 } }, RangeError, /`retry.factor` to be ≥ 1/],
+    [{ url, retry: { randomize: 'yes' } }, TypeError, /`retry.randomize` to be a boolean/],
+    [{ url, retry: { minTimeout: 100, maxTimeout: 10 } }, RangeError, /`retry.maxTimeout` \(10\) to be ≥ `retry.minTimeout` \(100\)/],
+    [{ url, retry: { maxRetryTime: -5 } }, RangeError, /`retry.maxRetryTime`/],
+    [{ url, timeouts: { headersTimeout: 0 } }, RangeError, /`timeouts.headersTimeout`/],
+    [{ url, timeouts: { bodyTimeout: Infinity } }, TypeError, /`timeouts.bodyTimeout`/],
+    [{ url, signal: {} }, TypeError, /`signal` to be an AbortSignal/],
+    [{ url, highWaterMark: 0 }, RangeError, /`highWaterMark`/],
+  ])('%j', (options, kind, message) => {
+    const attempt = () => createResumableWriteStream(options as never);
+    expect(attempt).toThrow(kind);
+    expect(attempt).toThrow(message);
+    try {
+      attempt();
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('SECRET');
+    }
+  });
+
+  it('rejects a missing options object', () => {
+    expect(() => createResumableWriteStream(undefined as never)).toThrow(TypeError);
+  });
+
+  it('accepts a URL object, Infinity for maxRetryTime and a dispatcher', async () => {
+    const dispatcher = new Agent();
+    const stream = createResumableWriteStream({ url: new URL(url), dispatcher, retry: { maxRetryTime: Infinity }, chunkSize: 262144 * 3 });
+    expect(stream.redactedUrl).toBe('https://storage.example/upload?upload_id=…');
+    stream.destroy();
+    await dispatcher.close();
+  });
+});
