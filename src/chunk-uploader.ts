@@ -356,6 +356,8 @@ export class ChunkUploader {
   }
 
   private waitForData(): Promise<void> {
+    // An abort may land between a wake-up and the next wait: never park after a failure.
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.dataWaiter = { resolve, reject };
     });
