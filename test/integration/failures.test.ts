@@ -140,8 +140,9 @@ describe('destroy, signal, cancel, failed pipelines: nothing is finalized, nothi
     stream.destroy();
     await closed(stream);
     await dispatcher.close();
-    expect(count()).toBeLessThanOrEqual(before);
+    // The server's side of the connection is its own handle: close it before counting ours.
     await faulty.close();
+    expect(count()).toBeLessThanOrEqual(before);
   });
 
   it('an aborted signal → AbortedError with the reason as cause', async () => {
