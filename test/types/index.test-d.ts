@@ -1,0 +1,48 @@
+import { expectAssignable, expectError, expectType } from 'tsd';
+import type { Writable } from 'node:stream';
+import {
+  createResumableWriteStream,
+  ResumableUploadError,
+  type ResumableUploadErrorCode,
+  type ResumableWriteStream,
+  type RetryEvent,
+  type UploadProgress,
+  type UploadResult,
+} from '../../dist/index.js';
+import { createTestServer, type TestServer } from '../../dist/testing/index.js';
+
+const stream = createResumableWriteStream({ url: 'https://example.com/upload?upload_id=x' });
+expectType<ResumableWriteStream>(stream);
+expectAssignable<Writable>(stream);
+expectType<number>(stream.bytesWritten);
+expectType<number>(stream.bytesCommitted);
+expectType<UploadResult | undefined>(stream.result);
+expectType<Promise<{ readonly status: number }>>(stream.cancel());
+
+createResumableWriteStream({
+  url: new URL('https://example.com'),
+  chunkSize: 16 * 1024 * 1024,
+  totalSize: 10,
+  headers: { 'x-goog-meta-a': 'b' },
+  retry: { retries: 3, minTimeout: 100, maxTimeout: 1000, factor: 2, randomize: false, maxRetryTime: 60_000 },
+  timeouts: { headersTimeout: 1000, bodyTimeout: 1000 },
+  signal: AbortSignal.timeout(1000),
+});
+
+expectError(createResumableWriteStream({}));
+expectError(createResumableWriteStream({ url: 'x', chunkSize: '8MiB' }));
+expectError(createResumableWriteStream({ url: 'x', retry: { retries: 'many' } }));
+
+stream.on('progress', (progress) => expectType<UploadProgress>(progress));
+stream.on('retry', (event) => {
+  expectType<RetryEvent>(event);
+  expectType<number>(event.delayMs);
+});
+stream.on('error', (error) => {
+  if (error instanceof ResumableUploadError) {
+    expectType<ResumableUploadErrorCode>(error.code);
+    expectType<number | undefined>(error.bytesCommitted);
+  }
+});
+
+expectType<Promise<TestServer>>(createTestServer({ faults: ['return-503', { fault: 'omit-range', on: 2 }] }));
