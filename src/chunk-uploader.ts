@@ -1,27 +1,31 @@
 /**
  * The I/O driver: plan a request (upload-state), send it (transport), interpret the answer,
- * release what the server confirmed (replay-buffer). One request is in flight at a time while the
- * writer fills the next chunk. After any failed attempt the server is asked where it stands
- * before anything is resent: its committed offset is the only truth.
+ * release what the server confirmed (replay-buffer) and hash it (checksum). One request is in
+ * flight at a time while the writer fills the next chunk. After any failed attempt the server is
+ * asked where it stands before anything is resent: its committed offset is the only truth.
  *
  * Coordination is by awaited promises: the loop awaits data, writers await room; events are only
  * for users.
  */
+import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { StreamDigests, findMismatch, formatGoogHash, reportedDigests, type Digests } from './checksum.js';
 import {
   AbortedError,
+  CheckpointError,
+  ChecksumMismatchError,
   HttpStatusError,
   ProtocolError,
+  ResumeMismatchError,
   SessionExpiredError,
   SizeMismatchError,
   redactUrl,
   type ErrorContext,
   type ResumableUploadError,
 } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { validateUrl, type ResolvedOptions } from './options.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, parseRetryAfter, sleep, withRetry, type RetryNotice } from './retry.js';
-import type { Transport, TransportAnswer, TransportRequest } from './transport.js';
-import { toTransportError } from './transport.js';
+import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
 import { UploadState, type ChunkRequest, type Interpretation, type UploadRequest } from './upload-state.js';
 
 export interface UploadProgress {
@@ -44,17 +48,24 @@ export interface UploadResult {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** The answer's body: parsed when it is JSON (GCS object metadata), else the text. */
   readonly body: unknown;
+  /** The stream's own digests of everything written (per the `checksum` option). */
+  readonly checksums: Digests;
+  /** Whether the server reported a digest and every digest both sides have matched. */
+  readonly verified: boolean;
 }
 
 export interface UploaderHooks {
   onProgress(progress: UploadProgress): void;
   onRetry(event: RetryEvent): void;
+  onCheckpoint(checkpoint: Checkpoint): void;
 }
 
 /** Enough of an answer body for JSON object metadata; more is never read. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Characters of an error body kept in messages and `bodyExcerpt`. */
 const EXCERPT_CHARS = 300;
+/** New sessions a session factory may be asked for after the previous one was gone. */
+const MAX_SESSION_RESTARTS = 3;
 
 interface Waiter {
   resolve(): void;
@@ -63,18 +74,27 @@ interface Waiter {
 
 export class ChunkUploader {
   readonly state: UploadState;
-  readonly buffer = new ReplayBuffer();
+  buffer = new ReplayBuffer();
   result: UploadResult | undefined;
   /** Highest number of bytes retained at once, for sizing (see README, "Memory"). */
   peakBytesRetained = 0;
+  /** Settles once a resumed upload knows where the server stands (at once otherwise). */
+  readonly ready: Promise<number>;
+  isReady = false;
 
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
-  private readonly redactedUrl: string;
+  private url: string | undefined;
+  private digests: StreamDigests;
+  /** From-start resume: the checkpoint's CRC32C that the re-written prefix must reproduce. */
+  private verifyPrefix: { offset: number; crc32cState: number } | undefined;
+  private resumedAnswer: TransportAnswer | undefined;
+  private restarts = 0;
   private inFlightEnd = 0;
   private dataWaiter: Waiter | undefined;
   private roomWaiter: Waiter | undefined;
   private failure: Error | undefined;
+  private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -83,7 +103,16 @@ export class ChunkUploader {
   ) {
     this.state = new UploadState(options.chunkSize, options.totalSize);
     this.signal = options.signal ? AbortSignal.any([this.controller.signal, options.signal]) : this.controller.signal;
-    this.redactedUrl = redactUrl(options.url);
+    this.url = options.url;
+    this.digests = new StreamDigests(options.checksum);
+    this.ready = new Promise((resolve, reject) => {
+      this.settleReady = { resolve, reject };
+    });
+    this.ready.catch(() => {}); // observed through run(); never an unhandled rejection
+  }
+
+  get redactedUrl(): string {
+    return this.url === undefined ? '<session not created yet>' : redactUrl(this.url);
   }
 
   /** Takes a written buffer by reference. Throws SizeMismatchError past a declared total. */
@@ -91,6 +120,9 @@ export class ChunkUploader {
     const overflow = this.state.onWrite(chunk.byteLength);
     if (overflow !== undefined) throw this.sizeMismatch(overflow);
     this.buffer.append(chunk);
+    // A resumed stream written from byte 0 again: what the server already has is hashed, checked
+    // and dropped at once (all of it when the previous process had finished the upload).
+    if (this.buffer.releasedOffset < this.state.bytesCommitted || this.resumedAnswer) this.releaseCommitted();
     this.peakBytesRetained = Math.max(this.peakBytesRetained, this.buffer.bytesRetained);
     this.wakeLoop();
   }
@@ -108,22 +140,39 @@ export class ChunkUploader {
   end(): void {
     const shortfall = this.state.onEnd();
     if (shortfall !== undefined) throw this.sizeMismatch(shortfall);
+    if (this.resumedAnswer) {
+      // Resumed after the previous process finished: check what was written again against it.
+      this.state.bytesCommitted = this.state.bytesWritten;
+      this.result = this.toResult(this.resumedAnswer);
+    } else if (this.state.bytesWritten < this.state.bytesCommitted) {
+      throw new ResumeMismatchError(
+        `the input ended after ${this.state.bytesWritten} bytes, but the server already holds ${this.state.bytesCommitted}; nothing was finalized`,
+        this.context(),
+      );
+    }
     this.wakeLoop();
   }
 
   /** The upload loop; resolves with the final answer, rejects with a typed error. Run once. */
   async run(): Promise<UploadResult> {
     try {
-      while (!this.state.complete) {
-        if (this.state.nextRequest() === undefined) {
+      this.settleReady.resolve(await this.prepare());
+      this.isReady = true;
+      while (!this.state.complete || (this.resumedAnswer && !this.state.ended)) {
+        if (this.state.complete || this.state.nextRequest() === undefined) {
           await this.waitForData();
           continue;
         }
-        await this.step();
+        try {
+          await this.step();
+        } catch (error) {
+          if (!this.restartSession(error)) throw error;
+        }
       }
       return this.result as UploadResult;
     } catch (error) {
       this.fail(this.signal.aborted ? this.abortError() : (error as Error));
+      this.settleReady.reject(this.failure as Error);
       throw this.failure;
     }
   }
@@ -135,14 +184,76 @@ export class ChunkUploader {
     this.buffer.clear();
   }
 
-  /** Sends DELETE to the session (GCS answers 499). Bounded by the configured timeouts. */
-  async deleteSession(): Promise<number> {
+  /** Sends DELETE to the session (GCS answers 499); undefined when no session was created. */
+  async deleteSession(): Promise<number | undefined> {
+    if (this.url === undefined) return undefined;
     const signal = AbortSignal.timeout(this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
     try {
-      const answer = await this.transport.send({ ...this.baseRequest('DELETE', signal), maxBodyBytes: EXCERPT_CHARS });
+      const answer = await this.transport.send({ ...this.baseRequest('DELETE', signal, this.url), maxBodyBytes: EXCERPT_CHARS });
       return answer.status;
     } catch (error) {
       throw toTransportError(error, `cancelling the session ${this.redactedUrl}`, this.context()) ?? error;
+    }
+  }
+
+  /**
+   * Resuming: load the checkpoint, then ask the server where the session stands before anything
+   * is sent. Returns the offset the input must start at (0 for a fresh upload).
+   */
+  private async prepare(): Promise<number> {
+    const { resume, checkpointStore, resumeInput } = this.options;
+    if (resume === undefined) return 0;
+    const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
+    if (checkpoint === undefined) {
+      if (this.url === undefined && this.options.sessionFactory === undefined) {
+        throw new TypeError('`resume: true` found no checkpoint in the store, and no `url` was given for a fresh upload');
+      }
+      return 0;
+    }
+    this.url = validateUrl(checkpoint.url);
+    const inputStart = resumeInput === 'from-committed' ? checkpoint.bytesCommitted : 0;
+    if (inputStart > 0 && this.digests.usesCrc32c && checkpoint.crc32cState === undefined) {
+      throw new ResumeMismatchError('the checkpoint has no crc32cState, so the CRC32C cannot continue from its offset', this.context());
+    }
+    this.buffer = new ReplayBuffer(inputStart);
+    this.state.bytesWritten = inputStart;
+    this.digests = new StreamDigests(this.options.checksum, { offset: inputStart, crc32cState: inputStart > 0 ? (checkpoint.crc32cState ?? 0) : 0 });
+    if (inputStart === 0 && checkpoint.crc32cState !== undefined && this.digests.usesCrc32c) {
+      this.verifyPrefix = { offset: checkpoint.bytesCommitted, crc32cState: checkpoint.crc32cState };
+    }
+    await this.queryOnResume(checkpoint);
+    return resumeInput === 'from-committed' ? inputStart : this.state.bytesCommitted;
+  }
+
+  private async queryOnResume(checkpoint: Checkpoint): Promise<void> {
+    // The crashed process may have sent anything: the server's answer bounds what was sent.
+    this.state.bytesSent = Number.MAX_SAFE_INTEGER;
+    await withRetry(async () => {
+      const query = this.state.statusQuery();
+      const answer = await this.exchange(query, undefined);
+      const status = answer.status;
+      if (status >= 200 && status < 300) {
+        // The previous process finished but did not live to see the answer.
+        this.resumedAnswer = answer;
+        this.state.complete = true;
+        return;
+      }
+      this.apply(this.state.interpretQueryAnswer(this.summarize(answer), true), query, answer);
+    }, this.retryRun(() => 'querying the upload status to resume'));
+    this.state.bytesSent = this.state.bytesCommitted;
+    if (!this.state.complete && this.state.bytesCommitted < checkpoint.bytesCommitted) {
+      throw new ResumeMismatchError(
+        `the server holds ${this.state.bytesCommitted} bytes, fewer than the ${checkpoint.bytesCommitted} the checkpoint recorded`,
+        this.context(),
+      );
+    }
+  }
+
+  private async loadCheckpoint(store: ResolvedOptions['checkpointStore']): Promise<Checkpoint | undefined> {
+    try {
+      return await store?.load();
+    } catch (error) {
+      throw new CheckpointError(`could not load the checkpoint: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -176,14 +287,18 @@ export class ChunkUploader {
           throw this.noProgress(current);
         }
       },
-      {
-        policy: this.options.retry,
-        signal: this.signal,
-        onRetry: (notice) => this.onRetry(notice),
-        describe: () => (current ? `uploading ${describeRequest(current)}` : 'querying the upload status'),
-        context: () => this.context(),
-      },
+      this.retryRun(() => (current ? `uploading ${describeRequest(current)}` : 'querying the upload status')),
     );
+  }
+
+  private retryRun(describe: () => string) {
+    return {
+      policy: this.options.retry,
+      signal: this.signal,
+      onRetry: (notice: RetryNotice) => this.hooks.onRetry({ ...notice, offset: this.state.bytesCommitted }),
+      describe,
+      context: () => this.context(),
+    };
   }
 
   private async sendChunk(request: ChunkRequest): Promise<void> {
@@ -191,9 +306,11 @@ export class ChunkUploader {
     // The bytes in flight no longer count as waiting: the writer may fill the next chunk now.
     this.notifyRoom();
     try {
-      const answer = await this.exchange(request, this.buffer.view(request.start, request.length));
+      const body = this.buffer.view(request.start, request.length);
+      const googHash = request.final ? formatGoogHash(this.digests.digestWith(body)) : undefined;
+      const answer = await this.exchange(request, body, googHash === undefined ? {} : { 'x-goog-hash': googHash });
       const meaning = this.state.interpretChunkAnswer(request, this.summarize(answer));
-      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer);
+      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer, googHash !== undefined);
       this.apply(meaning, request, answer);
     } finally {
       this.inFlightEnd = 0;
@@ -216,9 +333,23 @@ export class ChunkUploader {
 
   /**
    * A 400 to a data request is an expired session or a rejected request; a status query can't be
-   * malformed by the data, so its answer tells which.
+   * malformed by the data, so its answer tells which. A rejected final request that carried our
+   * digests and whose answer speaks of them is a checksum mismatch (GCS refuses the object).
    */
-  private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer): Promise<never> {
+  private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer, sentDigests: boolean): Promise<never> {
+    const rejected = this.statusError(answer, request, false);
+    if (sentDigests && /crc32c|md5|hash|checksum/i.test(answer.body)) {
+      const algorithm = /md5/i.test(answer.body) && !/crc32c/i.test(answer.body) ? 'md5' : 'crc32c';
+      const ours = this.digests.digestWith(this.buffer.view(request.start, request.length))[algorithm];
+      throw new ChecksumMismatchError(
+        algorithm,
+        ours,
+        undefined,
+        `the server refused the object: the bytes it received do not match our ${algorithm} ${ours} ` +
+          `(${describeRequest(request)} answered 400: ${JSON.stringify(rejected.bodyExcerpt)}); nothing was finalized`,
+        { ...this.context(), cause: rejected },
+      );
+    }
     const query = this.state.statusQuery();
     let queryAnswer: TransportAnswer | undefined;
     try {
@@ -229,7 +360,7 @@ export class ChunkUploader {
     if (queryAnswer && this.state.interpretQueryAnswer(this.summarize(queryAnswer), true).type === 'session-expired') {
       throw this.sessionExpired(queryAnswer, query);
     }
-    throw this.statusError(answer, request, false);
+    throw rejected;
   }
 
   private apply(meaning: Interpretation, request: UploadRequest, answer: TransportAnswer): void {
@@ -238,6 +369,7 @@ export class ChunkUploader {
         this.onCommitted();
         return;
       case 'complete':
+        this.releaseCommitted();
         this.result = this.toResult(answer);
         this.onCommitted();
         return;
@@ -254,13 +386,68 @@ export class ChunkUploader {
     }
   }
 
-  private async exchange(request: UploadRequest, body: Uint8Array[] | undefined): Promise<TransportAnswer> {
+  /** After every acknowledgement, from a chunk's answer or a status query alike. */
+  private onCommitted(): void {
+    this.releaseCommitted();
+    this.notifyRoom();
+    this.hooks.onProgress(this.progress());
+    if (!this.state.complete && this.url !== undefined && this.digests.offset === this.state.bytesCommitted) {
+      this.hooks.onCheckpoint(
+        makeCheckpoint({
+          url: this.url,
+          bytesCommitted: this.state.bytesCommitted,
+          ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}),
+        }),
+      );
+    }
+  }
+
+  /** Hashes and drops every held byte the server has confirmed. */
+  private releaseCommitted(): void {
+    const upTo = this.resumedAnswer ? this.buffer.bytesAppended : Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
+    let from = this.buffer.releasedOffset;
+    if (upTo <= from) return;
+    if (this.digests.kind !== false) {
+      const check = this.verifyPrefix;
+      if (check && from < check.offset && check.offset <= upTo) {
+        this.digests.update(this.buffer.view(from, check.offset - from));
+        from = check.offset;
+        this.verifyPrefix = undefined;
+        if (this.digests.crc32cState !== check.crc32cState) {
+          throw new ResumeMismatchError(
+            `the input written again differs from the bytes uploaded before: CRC32C of its first ${check.offset} bytes ` +
+              `does not match the checkpoint; nothing more was sent`,
+            this.context(),
+          );
+        }
+      }
+      this.digests.update(this.buffer.view(from, upTo - from));
+    }
+    this.buffer.release(upTo);
+  }
+
+  /** A session factory may replace a gone session while every byte from 0 is still held. */
+  private restartSession(error: unknown): boolean {
+    const canRestart =
+      error instanceof SessionExpiredError &&
+      this.options.sessionFactory !== undefined &&
+      this.options.resume === undefined &&
+      this.buffer.releasedOffset === 0 &&
+      this.restarts < MAX_SESSION_RESTARTS;
+    if (!canRestart) return false;
+    this.restarts++;
+    this.state.restart();
+    this.url = undefined;
+    return true;
+  }
+
+  private async exchange(request: UploadRequest, body: Uint8Array[] | undefined, extraHeaders: Record<string, string> = {}): Promise<TransportAnswer> {
+    const url = this.url ?? (await this.createSession());
     this.state.onSend(request);
     const sent: TransportRequest = {
-      ...this.baseRequest('PUT', this.signal),
-      headers: { ...this.options.headers, 'content-range': request.contentRange },
+      ...this.baseRequest('PUT', this.signal, url),
+      headers: { ...this.options.headers, ...extraHeaders, 'content-range': request.contentRange },
       ...(body === undefined ? {} : { body }),
-      maxBodyBytes: MAX_ANSWER_BYTES,
     };
     try {
       return await this.transport.send(sent);
@@ -270,14 +457,22 @@ export class ChunkUploader {
     }
   }
 
-  private baseRequest(method: TransportRequest['method'], signal: AbortSignal): TransportRequest {
-    return { method, url: this.options.url, headers: { ...this.options.headers }, signal, maxBodyBytes: MAX_ANSWER_BYTES };
+  private async createSession(): Promise<string> {
+    const factory = this.options.sessionFactory;
+    if (!factory) throw new TypeError('no session URI and no session factory');
+    this.url = validateUrl(await factory());
+    return this.url;
+  }
+
+  private baseRequest(method: TransportRequest['method'], signal: AbortSignal, url: string): TransportRequest {
+    return { method, url, headers: { ...this.options.headers }, signal, maxBodyBytes: MAX_ANSWER_BYTES };
   }
 
   private summarize(answer: TransportAnswer) {
     return { status: answer.status, range: answer.headers['range'] };
   }
 
+  /** The final answer, checked: its size and digests must be those of the bytes written. */
   private toResult(answer: TransportAnswer): UploadResult {
     const body = parseBody(answer);
     const size = (body as { size?: unknown } | null)?.size;
@@ -288,18 +483,20 @@ export class ChunkUploader {
         this.context(),
       );
     }
-    return { status: answer.status, headers: answer.headers, body };
-  }
-
-  /** After every acknowledgement, from a chunk's answer or a status query alike. */
-  private onCommitted(): void {
-    this.buffer.release(this.state.bytesCommitted);
-    this.notifyRoom();
-    this.hooks.onProgress(this.progress());
-  }
-
-  private onRetry(notice: RetryNotice): void {
-    this.hooks.onRetry({ ...notice, offset: this.state.bytesCommitted });
+    const ours = this.digests.digestWith([]);
+    const theirs = reportedDigests(body, answer.headers['x-goog-hash']);
+    const mismatch = findMismatch(ours, theirs);
+    if (mismatch) {
+      throw new ChecksumMismatchError(
+        mismatch.name,
+        mismatch.ours,
+        mismatch.theirs,
+        `the stored object's ${mismatch.name} is ${mismatch.theirs}, but the bytes written have ${mismatch.ours} (${this.redactedUrl})`,
+        this.context(),
+      );
+    }
+    const verified = (ours.crc32c !== undefined && theirs.crc32c !== undefined) || (ours.md5 !== undefined && theirs.md5 !== undefined);
+    return { status: answer.status, headers: answer.headers, body, checksums: ours, verified };
   }
 
   private statusError(answer: TransportAnswer, request: UploadRequest, retryable: boolean, reason?: string): HttpStatusError {
@@ -347,8 +544,8 @@ export class ChunkUploader {
     });
   }
 
-  private context(): ErrorContext {
-    return { bytesCommitted: this.state.bytesCommitted, url: this.options.url };
+  context(): ErrorContext {
+    return { bytesCommitted: this.state.bytesCommitted, ...(this.url === undefined ? {} : { url: this.url }) };
   }
 
   private progress(): UploadProgress {

@@ -15,7 +15,10 @@ export type ResumableUploadErrorCode =
   | 'RWS_SIZE_MISMATCH'
   | 'RWS_ABORTED'
   | 'RWS_NETWORK'
-  | 'RWS_TIMEOUT';
+  | 'RWS_TIMEOUT'
+  | 'RWS_CHECKSUM_MISMATCH'
+  | 'RWS_RESUME_MISMATCH'
+  | 'RWS_CHECKPOINT';
 
 export interface ErrorContext {
   /** Bytes the server had confirmed as persisted when the error happened. */
@@ -121,6 +124,37 @@ export class NetworkError extends ResumableUploadError {
 /** A request stalled past `timeouts.headersTimeout` or `timeouts.bodyTimeout`. Retried. */
 export class TimeoutError extends ResumableUploadError {
   readonly code = 'RWS_TIMEOUT' as const;
+}
+
+/**
+ * The stored object's digest differs from the stream's (or the server refused the final request
+ * because the `X-Goog-Hash` we sent did not match what it received).
+ */
+export class ChecksumMismatchError extends ResumableUploadError {
+  readonly code = 'RWS_CHECKSUM_MISMATCH' as const;
+  constructor(
+    readonly algorithm: 'crc32c' | 'md5',
+    readonly expected: string | undefined,
+    readonly reported: string | undefined,
+    message: string,
+    context: ErrorContext = {},
+  ) {
+    super(message, context);
+  }
+}
+
+/**
+ * Resuming is impossible with this input: the bytes written again differ from those uploaded
+ * before (CRC32C of the prefix), the input is shorter than what the server holds, or the server
+ * holds less than the checkpoint recorded.
+ */
+export class ResumeMismatchError extends ResumableUploadError {
+  readonly code = 'RWS_RESUME_MISMATCH' as const;
+}
+
+/** The checkpoint store failed to load or save. The upload stops: durability was asked for. */
+export class CheckpointError extends ResumableUploadError {
+  readonly code = 'RWS_CHECKPOINT' as const;
 }
 
 /**

@@ -7,14 +7,23 @@ export { DEFAULT_CHUNK_SIZE } from './options.js';
 export { CHUNK_ALIGNMENT } from './content-range.js';
 export {
   AbortedError,
+  CheckpointError,
+  ChecksumMismatchError,
   HttpStatusError,
   NetworkError,
   ProtocolError,
   ResumableUploadError,
   RetriesExhaustedError,
+  ResumeMismatchError,
   SessionExpiredError,
   SizeMismatchError,
   TimeoutError,
   redactUrl,
 } from './errors.js';
 export type { ErrorContext, ResumableUploadErrorCode } from './errors.js';
+export { createGcsSession, createRedivisSession, initiateSession } from './sessions.js';
+export type { GcsSessionOptions, InitiateSessionOptions, RedivisSession, RedivisSessionOptions, TokenOptions } from './sessions.js';
+export { createFileCheckpointStore, parseCheckpoint } from './checkpoint.js';
+export type { Checkpoint, CheckpointStore } from './checkpoint.js';
+export type { ChecksumOption, Digests } from './checksum.js';
+export type { SessionFactory } from './options.js';

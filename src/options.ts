@@ -4,7 +4,12 @@
  * option, what it expects and what it received.
  */
 import type { Dispatcher } from 'undici';
+import { parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
+import type { ChecksumOption } from './checksum.js';
 import { CHUNK_ALIGNMENT } from './content-range.js';
+
+/** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
+export type SessionFactory = () => Promise<string | URL>;
 
 export interface RetryOptions {
   /**
@@ -42,8 +47,13 @@ export interface TimeoutOptions {
 }
 
 export interface ResumableWriteStreamOptions {
-  /** The session URI. It is a credential: the stream never prints it whole. */
-  url: string | URL;
+  /**
+   * The session URI (a credential: the stream never prints it whole), or an async factory that
+   * creates one on the first request — and creates a new one, starting over, if the session is
+   * gone (404/410) while every byte from offset 0 is still held (uploads within one chunk).
+   * May be omitted when `resume` supplies a checkpoint (its URI is used).
+   */
+  url?: string | URL | SessionFactory;
   /**
    * Bytes per request: a positive multiple of 262144 (256 KiB). Larger is faster (fewer round
    * trips); the stream retains at most about 2 × chunkSize (see README, "Memory").
@@ -65,10 +75,40 @@ export interface ResumableWriteStreamOptions {
   signal?: AbortSignal;
   /** The Writable's highWaterMark, in bytes. @default Node's default */
   highWaterMark?: number;
+  /**
+   * Digests of the whole stream, sent as `X-Goog-Hash` with the final request (GCS refuses a
+   * corrupt object before committing it) and compared with the digests the server reports.
+   * CRC32C costs ~0.3 ms per MiB; MD5 ~1.5 ms per MiB and can't resume from an offset.
+   * @default 'crc32c'
+   */
+  checksum?: ChecksumOption;
+  /** Saves a checkpoint after every acknowledgement and clears it after success. */
+  checkpointStore?: CheckpointStore;
+  /**
+   * Resume an upload a crashed process started: a checkpoint, or `true` to load it from
+   * `checkpointStore` (no checkpoint stored: a fresh upload to `url`). The server is asked where
+   * the session stands before anything is sent.
+   */
+  resume?: Checkpoint | true;
+  /**
+   * Where the input written to a resumed stream starts. `'from-start'`: you write everything
+   * again from byte 0 (e.g. re-run gzip); the committed prefix is hashed, checked against the
+   * checkpoint's CRC32C and skipped. `'from-committed'`: you reopen your source at
+   * `await stream.committedOffset()` and write from there (CRC32C continues from the checkpoint;
+   * MD5 can't). @default 'from-start'
+   */
+  resumeInput?: 'from-start' | 'from-committed';
 }
 
 export interface ResolvedOptions {
-  readonly url: string;
+  /** The session URI when given (or from the checkpoint); undefined with a factory. */
+  readonly url: string | undefined;
+  readonly sessionFactory: SessionFactory | undefined;
+  readonly checksum: ChecksumOption;
+  readonly checkpointStore: CheckpointStore | undefined;
+  /** A checkpoint, `'from-store'` for `resume: true`, or undefined. */
+  readonly resume: Checkpoint | 'from-store' | undefined;
+  readonly resumeInput: 'from-start' | 'from-committed';
   readonly chunkSize: number;
   readonly totalSize: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
@@ -132,9 +172,9 @@ function expectObject(name: string, value: unknown): Record<string, unknown> | u
   return value as Record<string, unknown>;
 }
 
-function validateUrl(value: unknown): string {
+export function validateUrl(value: unknown): string {
   if (typeof value !== 'string' && !(value instanceof URL)) {
-    throw new TypeError(`Expected \`url\` to be a string or URL, received ${describe(value)}`);
+    throw new TypeError(`Expected \`url\` to be a string, URL or async function, received ${describe(value)}`);
   }
   let parsed: URL;
   try {
@@ -222,11 +262,69 @@ function validateSignal(value: unknown): AbortSignal | undefined {
   return value;
 }
 
+const CHECKSUMS: readonly unknown[] = ['crc32c', 'md5', 'both', false];
+
+function validateChecksum(value: unknown): ChecksumOption {
+  if (value === undefined) return 'crc32c';
+  if (!CHECKSUMS.includes(value)) {
+    throw new TypeError(`Expected \`checksum\` to be 'crc32c', 'md5', 'both' or false, received ${describe(value)}`);
+  }
+  return value as ChecksumOption;
+}
+
+function validateStore(value: unknown): CheckpointStore | undefined {
+  if (value === undefined) return undefined;
+  const store = value as Partial<CheckpointStore> | null;
+  if (typeof store !== 'object' || store === null || [store.load, store.save, store.clear].some((fn) => typeof fn !== 'function')) {
+    throw new TypeError(`Expected \`checkpointStore\` to have load, save and clear methods, received ${describe(value)}`);
+  }
+  return store as CheckpointStore;
+}
+
+function validateResume(raw: Record<string, unknown>, store: CheckpointStore | undefined): ResolvedOptions['resume'] {
+  const { resume } = raw;
+  if (resume === undefined || resume === false) return undefined;
+  if (resume === true) {
+    if (!store) throw new TypeError('`resume: true` needs a `checkpointStore` to load the checkpoint from');
+    return 'from-store';
+  }
+  try {
+    return parseCheckpoint(resume);
+  } catch (error) {
+    throw new TypeError(`Expected \`resume\` to be true or a checkpoint: ${(error as Error).message}`);
+  }
+}
+
+function validateResumeInput(value: unknown, resume: ResolvedOptions['resume'], checksum: ChecksumOption): ResolvedOptions['resumeInput'] {
+  if (value === undefined) return 'from-start';
+  if (value !== 'from-start' && value !== 'from-committed') {
+    throw new TypeError(`Expected \`resumeInput\` to be 'from-start' or 'from-committed', received ${describe(value)}`);
+  }
+  if (resume === undefined) throw new TypeError('`resumeInput` only applies with `resume`');
+  if (value === 'from-committed' && (checksum === 'md5' || checksum === 'both')) {
+    throw new RangeError(`\`checksum: '${checksum}'\` can't resume from an offset (MD5 state can't be saved): use 'crc32c' or \`resumeInput: 'from-start'\``);
+  }
+  return value;
+}
+
 export function resolveOptions(options: unknown): ResolvedOptions {
   const raw = expectObject('options', options);
   if (raw === undefined) throw new TypeError('Expected options to be an object with a `url`, received undefined');
+  const checksum = validateChecksum(raw.checksum);
+  const checkpointStore = validateStore(raw.checkpointStore);
+  const resume = validateResume(raw, checkpointStore);
+  const sessionFactory = typeof raw.url === 'function' ? (raw.url as SessionFactory) : undefined;
+  if (raw.url === undefined && resume === undefined) {
+    throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
+  }
+  const givenUrl = raw.url === undefined || sessionFactory ? undefined : validateUrl(raw.url);
   return {
-    url: validateUrl(raw.url),
+    url: typeof resume === 'object' ? validateUrl(resume.url) : givenUrl,
+    sessionFactory,
+    checksum,
+    checkpointStore,
+    resume,
+    resumeInput: validateResumeInput(raw.resumeInput, resume, checksum),
     chunkSize: validateChunkSize(raw.chunkSize),
     totalSize: raw.totalSize === undefined ? undefined : expectInteger('totalSize', raw.totalSize, 0),
     headers: validateHeaders(raw.headers),

@@ -10,10 +10,22 @@ export class ReplayBuffer {
   /** Index of the first live buffer in `buffers` (compacted lazily). */
   private head = 0;
   /** Stream offset of `buffers[head]`'s first byte. */
-  private headOffset = 0;
+  private headOffset: number;
   /** Stream offset up to which bytes are released (may fall inside `buffers[head]`). */
-  private released = 0;
-  private end = 0;
+  private released: number;
+  private end: number;
+
+  /** @param start stream offset of the first byte that will be appended (resuming from an offset). */
+  constructor(start = 0) {
+    this.headOffset = start;
+    this.released = start;
+    this.end = start;
+  }
+
+  /** Stream offset below which every byte was released. */
+  get releasedOffset(): number {
+    return this.released;
+  }
 
   /** Stream offset one past the last byte appended. */
   get bytesAppended(): number {

@@ -6,7 +6,8 @@
  *   so a failed pipeline can't leave a truncated object that looks complete.
  */
 import { Writable } from 'node:stream';
-import { AbortedError, redactUrl } from './errors.js';
+import type { Checkpoint } from './checkpoint.js';
+import { AbortedError, CheckpointError } from './errors.js';
 import { ChunkUploader, type RetryEvent, type UploadProgress, type UploadResult } from './chunk-uploader.js';
 import type { ResolvedOptions } from './options.js';
 import type { Transport } from './transport.js';
@@ -16,17 +17,21 @@ export interface ResumableWriteStreamEvents {
   progress: [progress: UploadProgress];
   /** Before each backoff wait. */
   retry: [event: RetryEvent];
+  /** After every acknowledgement: what a new process needs to resume. Holds the session URI. */
+  checkpoint: [checkpoint: Checkpoint];
 }
 
 export interface CancelResult {
-  /** The status the session's DELETE answered (GCS: 499). */
-  readonly status: number;
+  /** The status the session's DELETE answered (GCS: 499); undefined when no session was ever created. */
+  readonly status: number | undefined;
 }
 
 export class ResumableWriteStream extends Writable {
   private readonly uploader: ChunkUploader;
   private readonly running: Promise<UploadResult | undefined>;
   private readonly onSignalAbort: (() => void) | undefined;
+  /** The checkpoint store's saves, one after another; the upload's end waits for the last. */
+  private saving: Promise<void> = Promise.resolve();
 
   /** @internal Use {@link createResumableWriteStream}. */
   constructor(private readonly options: ResolvedOptions, transport: Transport) {
@@ -34,6 +39,7 @@ export class ResumableWriteStream extends Writable {
     this.uploader = new ChunkUploader(options, transport, {
       onProgress: (progress) => this.emit('progress', progress),
       onRetry: (event) => this.emit('retry', event),
+      onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
     });
     // The loop runs from the start, waiting for data; a failure while no write or end is
     // pending still reaches the user, by destroying the stream.
@@ -76,7 +82,16 @@ export class ResumableWriteStream extends Writable {
 
   /** The session URI with its query values redacted, safe to log. */
   get redactedUrl(): string {
-    return redactUrl(this.options.url);
+    return this.uploader.redactedUrl;
+  }
+
+  /**
+   * Where the input must start. Resuming with `resumeInput: 'from-committed'`: the checkpoint's
+   * offset, to reopen your source at. Otherwise the server's committed offset once known (0 for a
+   * fresh upload). Resolves after the status query a resumed upload starts with.
+   */
+  committedOffset(): Promise<number> {
+    return this.uploader.ready;
   }
 
   /**
@@ -85,16 +100,18 @@ export class ResumableWriteStream extends Writable {
    */
   async cancel(): Promise<CancelResult> {
     this.destroy(
-      new AbortedError(`the upload was cancelled after ${this.bytesCommitted} committed bytes; it was not finalized`, {
-        bytesCommitted: this.bytesCommitted,
-        url: this.options.url,
-      }),
+      new AbortedError(`the upload was cancelled after ${this.bytesCommitted} committed bytes; it was not finalized`, this.uploader.context()),
     );
     await this.running;
     return { status: await this.uploader.deleteSession() };
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.uploader.isReady) {
+      // A resumed upload first learns where the server stands; bytes wait until then.
+      this.uploader.ready.then(() => this._write(chunk, _encoding, callback), callback);
+      return;
+    }
     try {
       this.uploader.append(chunk);
     } catch (error) {
@@ -105,25 +122,26 @@ export class ResumableWriteStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    try {
-      this.uploader.end();
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.running.then((result) => {
-      // Without a result the loop failed and destroyed the stream already.
-      if (result) callback();
-    }, callback);
+    this.uploader.ready
+      .then(() => {
+        this.uploader.end();
+        return this.running;
+      })
+      .then(async (result) => {
+        // Without a result the loop failed and destroyed the stream already.
+        if (!result) return;
+        // A finished upload can't be resumed: its checkpoint goes, after any save still running.
+        await this.saving;
+        await this.options.checkpointStore?.clear();
+        callback();
+      })
+      .catch(callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.onSignalAbort) this.options.signal?.removeEventListener('abort', this.onSignalAbort);
     if (!this.uploader.state.complete) {
-      this.uploader.abort(error ?? new AbortedError('the stream was destroyed before the upload completed', {
-        bytesCommitted: this.bytesCommitted,
-        url: this.options.url,
-      }));
+      this.uploader.abort(error ?? new AbortedError('the stream was destroyed before the upload completed', this.uploader.context()));
     }
     // Wait for the loop to settle, so no request, socket or timer outlives 'close'.
     this.running.then(() => callback(error), () => callback(error));
@@ -131,10 +149,20 @@ export class ResumableWriteStream extends Writable {
 
   private abortedBySignal(signal: AbortSignal): AbortedError {
     return new AbortedError(`the upload was aborted by its signal after ${this.bytesCommitted} committed bytes; it was not finalized`, {
-      bytesCommitted: this.bytesCommitted,
-      url: this.options.url,
+      ...this.uploader.context(),
       cause: signal.reason,
     });
+  }
+
+  private onCheckpoint(checkpoint: Checkpoint): void {
+    this.emit('checkpoint', checkpoint);
+    const store = this.options.checkpointStore;
+    if (!store) return;
+    this.saving = this.saving.then(() =>
+      store.save(checkpoint).catch((error: unknown) => {
+        this.destroy(new CheckpointError(`could not save the checkpoint: ${(error as Error).message}`, { ...this.uploader.context(), cause: error }));
+      }),
+    );
   }
 }
 

@@ -70,6 +70,13 @@ export class UploadState {
     readonly declaredTotal: number | undefined,
   ) {}
 
+  /** A new session: the server holds nothing (the bytes written are all still held). */
+  restart(): void {
+    this.bytesCommitted = 0;
+    this.bytesSent = 0;
+    this.finalAttempted = false;
+  }
+
   /** Counts written bytes. Returns a reason when the declared total is exceeded. */
   onWrite(length: number): string | undefined {
     this.bytesWritten += length;

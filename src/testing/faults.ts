@@ -14,6 +14,7 @@
  * | `session-gone` / `session-gone-410`  | the session is gone from now on: 404 (or 410) to everything       |
  * | `session-expired`                    | the session expired: 400 to everything from now on                |
  * | `lose-final-answer`                  | finalizes the object, then drops the connection without answering |
+ * | `corrupt-byte`                       | flips a bit of the first byte this request persists (bad storage) |
  *
  * "after NK" counts object offsets ("keeps the first N KiB"): it fires on the first request
  * whose range goes past N KiB, and persistence rounds down to the server's 256 KiB step.
@@ -44,7 +45,8 @@ export type Fault =
   | { readonly kind: 'omit-range' }
   | { readonly kind: 'stall'; readonly ms: number }
   | { readonly kind: 'gone'; readonly status: number }
-  | { readonly kind: 'lose-final-answer' };
+  | { readonly kind: 'lose-final-answer' }
+  | { readonly kind: 'corrupt-byte' };
 
 const KIB = 1024;
 
@@ -65,9 +67,10 @@ export function parseFault(name: string): Fault {
   if ((match = /^session-gone(?:-(404|410))?$/.exec(name))) return { kind: 'gone', status: Number(match[1] ?? 404) };
   if (name === 'session-expired') return { kind: 'gone', status: 400 };
   if (name === 'lose-final-answer') return { kind: 'lose-final-answer' };
+  if (name === 'corrupt-byte') return { kind: 'corrupt-byte' };
   throw new TypeError(
     `Unknown fault ${JSON.stringify(name)}: expected return-NNN[-after-NK], return-reset-connection[-after-NK], ` +
-      'persist-only-NK, omit-range, stall-for-Ts, session-gone[-410], session-expired or lose-final-answer',
+      'persist-only-NK, omit-range, stall-for-Ts, session-gone[-410], session-expired, lose-final-answer or corrupt-byte',
   );
 }
 

@@ -29,11 +29,18 @@ export interface TestServerOptions {
   persistStep?: number;
   /** When set, initiation requires `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Check `X-Goog-Hash` (crc32c, md5) on the finalizing request and answer 400 without
+   * finalizing on a mismatch, as GCS does. @default true
+   */
+  verifyHashes?: boolean;
   /** @default 0 (any free port) */
   port?: number;
 }
 
 export interface SessionOptions {
+  /** @default the server's dialect */
+  dialect?: 'gcs' | 'redivis';
   bucket?: string;
   name?: string;
   api?: 'json' | 'xml';
@@ -47,6 +54,8 @@ export interface RequestLogEntry {
   readonly kind: 'upload' | 'query' | 'delete' | 'initiate' | 'read' | 'other';
   readonly contentRange: string | undefined;
   readonly contentLength: number | undefined;
+  /** The request's `X-Goog-Hash`, if any. */
+  readonly googHash: string | undefined;
   /** Body bytes the server read. */
   received: number;
   /** The status answered, `'reset'` (connection destroyed) or `'lost'` (finalized, no answer). */
@@ -85,6 +94,7 @@ const JSON_UPLOAD_PATH = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/;
 const JSON_METADATA_PATH = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/;
 const JSON_DOWNLOAD_PATH = /^\/download\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/;
 const XML_OBJECT_PATH = /^\/([^/]+)\/(.+)$/;
+const REDIVIS_INITIATE_PATH = /^\/api\/v1\/tables\/([^/]+)\/resumableUpload$/;
 
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const server = new LoopbackGcs(options);
@@ -136,7 +146,8 @@ class LoopbackGcs implements TestServer {
     const rules = [...(this.options.faults ?? []), ...(options.faults ?? [])].map((rule) => new ArmedRule(toRule(rule)));
     this.sessions.set(
       id,
-      new UploadSession(id, base, bucket, name, options.contentType ?? 'application/octet-stream', rules,
+      new UploadSession(id, base, bucket, name, options.contentType ?? 'application/octet-stream',
+        options.dialect ?? this.options.dialect ?? 'gcs', rules,
         this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT),
     );
     return base;
@@ -209,6 +220,16 @@ class LoopbackGcs implements TestServer {
         contentType: headerValue(req, 'x-upload-content-type') ?? (typeof metadata.contentType === 'string' ? metadata.contentType : undefined),
       });
       return this.answer(res, entry, 200, { location: uri }, '');
+    }
+    const redivisPath = REDIVIS_INITIATE_PATH.exec(url.pathname);
+    if (redivisPath) {
+      const size = url.searchParams.get('size');
+      if (size === null || !/^\d+$/.test(size)) return this.answer(res, entry, 400, {}, '{"error":{"message":"size is required"}}');
+      if (body.length > 0) return this.answer(res, entry, 400, {}, '{"error":{"message":"The request body must be empty"}}');
+      const table = decodeURIComponent(redivisPath[1] as string);
+      const uri = this.createSession({ dialect: 'redivis', bucket: 'redivis', name: `${table}/${++this.sessionCounter}` });
+      const id = new URL(uri).searchParams.get('upload_id');
+      return this.answer(res, entry, 200, { 'content-type': 'application/json' }, JSON.stringify({ kind: 'resumableUpload', id, url: uri }));
     }
     const xmlPath = XML_OBJECT_PATH.exec(url.pathname);
     if (xmlPath && headerValue(req, 'x-goog-resumable') === 'start') {
@@ -335,8 +356,10 @@ class LoopbackGcs implements TestServer {
     if (session.finalized) return this.answerComplete(res, entry, session);
     const problem = this.validate(req, session, range, bytes);
     if (problem) return this.answer(res, entry, 400, {}, problem);
+    const rollback = session.savepoint();
     if (range.total !== undefined) session.total = range.total;
     const isFinal = session.total !== undefined && (range.end === undefined ? session.persisted === session.total : range.end + 1 === session.total);
+    if (fault?.kind === 'corrupt-byte') session.corruptNext = true;
     if (range.start !== undefined) {
       const limit = fault?.kind === 'persist-only' ? fault.bytes : undefined;
       const outcome = session.persist(range.start, bytes, limit === undefined, limit);
@@ -344,6 +367,13 @@ class LoopbackGcs implements TestServer {
     }
     entry.persisted = session.persisted;
     if (isFinal && session.persisted === session.total) {
+      const refused = this.checkGoogHash(req, session);
+      if (refused) {
+        // GCS refuses a corrupt object before committing it: none of this request is kept.
+        rollback();
+        entry.persisted = session.persisted;
+        return this.answer(res, entry, 400, { 'content-type': 'application/json' }, refused);
+      }
       const object = session.finalize(String(this.generation++));
       this.objects.set(`${object.bucket}/${object.name}`, object);
       if (fault?.kind === 'lose-final-answer') return this.reset(req, entry, 'lost');
@@ -351,12 +381,28 @@ class LoopbackGcs implements TestServer {
     }
     const omitRange = fault?.kind === 'omit-range' || session.persisted === 0;
     const rangeHeader: Record<string, string> = omitRange ? {} : { range: `bytes=0-${session.persisted - 1}` };
-    if (this.options.dialect === 'redivis' && range.end !== undefined) {
+    if (session.dialect === 'redivis' && range.end !== undefined) {
       // Redivis: "the response body will be empty with a status of 200"; a Range only when
       // less than the whole chunk was kept.
       return this.answer(res, entry, 200, session.persisted === range.end + 1 ? {} : rangeHeader, '');
     }
     return this.answer(res, entry, 308, rangeHeader, '');
+  }
+
+  /** GCS refuses to finalize when `X-Goog-Hash` disagrees with the bytes it holds. */
+  private checkGoogHash(req: IncomingMessage, session: UploadSession): string | undefined {
+    const header = headerValue(req, 'x-goog-hash');
+    if (header === undefined || this.options.verifyHashes === false) return undefined;
+    const actual = session.digests();
+    for (const part of header.split(',')) {
+      const [name, value] = [part.slice(0, part.indexOf('=')).trim(), part.slice(part.indexOf('=') + 1).trim()];
+      const calculated = name === 'crc32c' ? actual.crc32c : name === 'md5' ? actual.md5Hash : undefined;
+      if (calculated !== undefined && calculated !== value) {
+        const label = name === 'crc32c' ? 'CRC32C' : 'MD5';
+        return JSON.stringify({ error: { code: 400, message: `Provided ${label} "${value}" doesn't match calculated ${label} "${calculated}".` } });
+      }
+    }
+    return undefined;
   }
 
   /** GCS's rules for a data request; a string says why it is refused with 400. */
@@ -429,6 +475,7 @@ class LoopbackGcs implements TestServer {
       kind,
       contentRange: headerValue(req, 'content-range'),
       contentLength: length === undefined ? undefined : Number(length),
+      googHash: headerValue(req, 'x-goog-hash'),
       received: 0,
       status: undefined,
       fault: undefined,

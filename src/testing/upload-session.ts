@@ -33,8 +33,10 @@ export class UploadSession {
   goneStatus: number | undefined;
   uploads = 0;
   queries = 0;
+  /** Set by the `corrupt-byte` fault: the next persisted byte is flipped (a server-side corruption). */
+  corruptNext = false;
   private readonly chunks: Buffer[] = [];
-  private readonly md5: Hash = createHash('md5');
+  private md5: Hash = createHash('md5');
   private crc = 0;
 
   constructor(
@@ -43,6 +45,7 @@ export class UploadSession {
     readonly bucket: string,
     readonly name: string,
     readonly contentType: string,
+    readonly dialect: 'gcs' | 'redivis',
     readonly rules: ArmedRule[],
     private readonly storeBytes: boolean,
     private readonly persistStep: number,
@@ -75,15 +78,33 @@ export class UploadSession {
     return { ok: true };
   }
 
-  finalize(generation: string): StoredObject {
+  /** A restore point, to refuse a final request without keeping any of it (see rollback). */
+  savepoint(): () => void {
+    const saved = { persisted: this.persisted, total: this.total, chunks: this.chunks.length, crc: this.crc, md5: this.md5.copy() };
+    return () => {
+      this.persisted = saved.persisted;
+      this.total = saved.total;
+      this.chunks.length = saved.chunks;
+      this.crc = saved.crc;
+      this.md5 = saved.md5;
+    };
+  }
+
+  /** Base64 digests of the persisted bytes so far. */
+  digests(): { crc32c: string; md5Hash: string } {
     const digest = Buffer.alloc(4);
     digest.writeUInt32BE(this.crc >>> 0);
+    return { crc32c: digest.toString('base64'), md5Hash: this.md5.copy().digest('base64') };
+  }
+
+  finalize(generation: string): StoredObject {
+    const { crc32c, md5Hash } = this.digests();
     this.object = {
       bucket: this.bucket,
       name: this.name,
       size: this.persisted,
-      md5Hash: this.md5.digest('base64'),
-      crc32c: digest.toString('base64'),
+      md5Hash,
+      crc32c,
       data: this.storeBytes ? Buffer.concat(this.chunks) : undefined,
       generation,
       contentType: this.contentType,
@@ -92,10 +113,16 @@ export class UploadSession {
     return this.object;
   }
 
-  private append(fresh: Buffer): void {
-    if (fresh.length === 0) return;
+  private append(received: Buffer): void {
+    if (received.length === 0) return;
+    let fresh = received;
+    if (this.corruptNext) {
+      this.corruptNext = false;
+      fresh = Buffer.from(received);
+      fresh[0] = (fresh[0] as number) ^ 0x01;
+    }
     // Copy: the request's buffer belongs to the socket layer.
-    if (this.storeBytes) this.chunks.push(Buffer.from(fresh));
+    if (this.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
     this.md5.update(fresh);
     this.crc = crc32c(fresh, this.crc);
     this.persisted += fresh.length;

@@ -17,7 +17,7 @@ expectAssignable<Writable>(stream);
 expectType<number>(stream.bytesWritten);
 expectType<number>(stream.bytesCommitted);
 expectType<UploadResult | undefined>(stream.result);
-expectType<Promise<{ readonly status: number }>>(stream.cancel());
+expectType<Promise<{ readonly status: number | undefined }>>(stream.cancel());
 
 createResumableWriteStream({
   url: new URL('https://example.com'),

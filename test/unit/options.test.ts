@@ -7,7 +7,7 @@ const url = 'https://storage.example/upload?upload_id=SECRET';
 describe('options are validated at construction, naming the option', () => {
   it.each([
     [{}, TypeError, /`url`/],
-    [{ url: 42 }, TypeError, /`url` to be a string or URL, received number 42/],
+    [{ url: 42 }, TypeError, /`url` to be a string, URL or async function, received number 42/],
     [{ url: 'not a url SECRET' }, TypeError, /absolute http\(s\) URL/],
     [{ url: 'ftp://host/x' }, TypeError, /protocol "ftp:"/],
     [{ url, chunkSize: 1000 }, RangeError, /`chunkSize` to be a positive multiple of 262144 \(256 KiB\), received 1000/],

@@ -107,10 +107,17 @@ describe('wire scripts', () => {
 
   it('a 400 to a chunk with a live session is a rejection with the body excerpt', async () => {
     const { error } = await upload(10, [
-      ['bytes 0-9/10', { status: 400, body: 'Invalid request: bad hash' }],
+      ['bytes 0-9/10', { status: 400, body: 'Invalid request: bad metadata' }],
       ['bytes */*', {}],
     ]);
-    expect(error).toMatchObject({ code: 'RWS_HTTP_STATUS', status: 400, bodyExcerpt: 'Invalid request: bad hash' });
+    expect(error).toMatchObject({ code: 'RWS_HTTP_STATUS', status: 400, bodyExcerpt: 'Invalid request: bad metadata' });
+  });
+
+  it('a 400 to the final request that speaks of our digest is a checksum mismatch', async () => {
+    const { error } = await upload(10, [
+      ['bytes 0-9/10', { status: 400, body: 'Provided CRC32C "AAAAAA==" doesn\'t match calculated CRC32C "BBBBBB==".' }],
+    ]);
+    expect(error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH', algorithm: 'crc32c', cause: { status: 400 } });
   });
 
   it('a 400 to a chunk whose status query also answers 400 is an expired session', async () => {

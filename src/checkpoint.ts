@@ -1,0 +1,121 @@
+/**
+ * Checkpoints: what a process needs to resume an upload after it crashed. A checkpoint holds the
+ * session URI, so it is a credential: the file store writes it with mode 0600, and inspecting a
+ * checkpoint (console.log, util.inspect) shows the URI redacted, while JSON.stringify keeps it
+ * whole for storage.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { redactUrl } from './errors.js';
+
+export interface Checkpoint {
+  readonly version: 1;
+  /** The session URI: a credential. */
+  readonly url: string;
+  /** Bytes the server had confirmed when the checkpoint was made. */
+  readonly bytesCommitted: number;
+  /** Raw CRC32C of bytes [0, bytesCommitted), when the stream computes CRC32C. */
+  readonly crc32cState?: number;
+  /** ISO 8601 time the checkpoint was made. */
+  readonly createdAt: string;
+}
+
+/** Where checkpoints live. `save` is called after every acknowledgement, `clear` after success. */
+export interface CheckpointStore {
+  load(): Promise<Checkpoint | undefined>;
+  save(checkpoint: Checkpoint): Promise<void>;
+  clear(): Promise<void>;
+}
+
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
+
+/** A checkpoint object whose inspection redacts the URI. */
+export function makeCheckpoint(fields: Omit<Checkpoint, 'version' | 'createdAt'> & { createdAt?: string }): Checkpoint {
+  const checkpoint: Checkpoint = {
+    version: 1,
+    url: fields.url,
+    bytesCommitted: fields.bytesCommitted,
+    ...(fields.crc32cState === undefined ? {} : { crc32cState: fields.crc32cState }),
+    createdAt: fields.createdAt ?? new Date().toISOString(),
+  };
+  Object.defineProperty(checkpoint, inspectSymbol, {
+    enumerable: false,
+    value: () => ({ ...checkpoint, url: redactUrl(checkpoint.url) }),
+  });
+  return checkpoint;
+}
+
+/** Validates something read back (a file, a message): throws TypeError naming what is wrong. */
+export function parseCheckpoint(value: unknown): Checkpoint {
+  const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (raw.version !== 1) throw new TypeError('Expected a checkpoint with `version: 1`');
+  if (typeof raw.url !== 'string') throw new TypeError('Expected a checkpoint with a string `url`');
+  if (!Number.isSafeInteger(raw.bytesCommitted) || (raw.bytesCommitted as number) < 0) {
+    throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
+  }
+  const crc = raw.crc32cState;
+  if (crc !== undefined && (!Number.isInteger(crc) || (crc as number) < 0 || (crc as number) > 0xffffffff)) {
+    throw new TypeError('Expected a checkpoint `crc32cState` to be a uint32');
+  }
+  return makeCheckpoint({
+    url: raw.url,
+    bytesCommitted: raw.bytesCommitted as number,
+    ...(crc === undefined ? {} : { crc32cState: crc as number }),
+    createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(0).toISOString(),
+  });
+}
+
+/**
+ * A checkpoint file at `path` (a path you choose; nothing is written anywhere else). Each save
+ * writes a temporary file beside it and renames it over the old one, so a crash leaves either
+ * the previous checkpoint or the new one, never half of one. Saves are serialized, and a burst
+ * of saves writes only the latest.
+ */
+export function createFileCheckpointStore(path: string): CheckpointStore {
+  if (typeof path !== 'string' || path === '') throw new TypeError('Expected `path` to be a non-empty string');
+  let writing: Promise<void> = Promise.resolve();
+  let latest: Checkpoint | undefined;
+  let scheduled = false;
+
+  const writeLatest = async () => {
+    scheduled = false;
+    const checkpoint = latest;
+    if (!checkpoint) return;
+    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
+    try {
+      await rename(temporary, path);
+    } catch (error) {
+      await unlink(temporary).catch(() => {});
+      throw error;
+    }
+  };
+
+  return {
+    async load() {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+      return parseCheckpoint(JSON.parse(text));
+    },
+    save(checkpoint) {
+      latest = checkpoint;
+      if (!scheduled) {
+        scheduled = true;
+        writing = writing.catch(() => {}).then(writeLatest);
+      }
+      return writing;
+    },
+    async clear() {
+      latest = undefined;
+      await writing.catch(() => {});
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    },
+  };
+}

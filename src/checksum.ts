@@ -1,0 +1,106 @@
+/**
+ * Digests of the whole stream (PROTOCOL §7), independent of retries and replays: bytes are
+ * hashed when the server confirms them (when the replay buffer releases them), so each byte is
+ * hashed exactly once, in order, and the CRC32C state always describes the committed prefix —
+ * which is what a checkpoint needs to resume the checksum after a crash.
+ *
+ * CRC32C comes from @node-rs/crc32 (SIMD; bench/crc32c.ts: ~2.3–3 GB/s against ~0.35 GB/s for a
+ * table-driven implementation on the same machine); MD5 from node:crypto.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { crc32c } from '@node-rs/crc32';
+
+export type ChecksumOption = 'crc32c' | 'md5' | 'both' | false;
+
+export interface Digests {
+  /** Base64 of the big-endian CRC32C, as GCS reports `crc32c`. */
+  readonly crc32c?: string;
+  /** Base64 MD5, as GCS reports `md5Hash`. */
+  readonly md5?: string;
+}
+
+export class StreamDigests {
+  /** Stream offset up to which bytes were hashed. */
+  offset: number;
+  private crc: number;
+  private readonly md5: Hash | undefined;
+
+  constructor(
+    readonly kind: ChecksumOption,
+    start: { offset: number; crc32cState: number } = { offset: 0, crc32cState: 0 },
+  ) {
+    this.offset = start.offset;
+    this.crc = start.crc32cState;
+    this.md5 = kind === 'md5' || kind === 'both' ? createHash('md5') : undefined;
+  }
+
+  get usesCrc32c(): boolean {
+    return this.kind === 'crc32c' || this.kind === 'both';
+  }
+
+  /** The raw CRC32C of bytes [0, offset): a checkpoint's `crc32cState`. */
+  get crc32cState(): number {
+    return this.crc;
+  }
+
+  update(parts: readonly Uint8Array[]): void {
+    for (const part of parts) {
+      if (this.usesCrc32c) this.crc = crc32c(part as Buffer, this.crc);
+      this.md5?.update(part);
+      this.offset += part.byteLength;
+    }
+  }
+
+  /** The digests of everything hashed plus `rest`, without consuming state. */
+  digestWith(rest: readonly Uint8Array[]): Digests {
+    if (this.kind === false) return {};
+    let crc = this.crc;
+    const md5 = this.md5?.copy();
+    for (const part of rest) {
+      if (this.usesCrc32c) crc = crc32c(part as Buffer, crc);
+      md5?.update(part);
+    }
+    return {
+      ...(this.usesCrc32c ? { crc32c: crcToBase64(crc) } : {}),
+      ...(md5 ? { md5: md5.digest('base64') } : {}),
+    };
+  }
+}
+
+export function crcToBase64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString('base64');
+}
+
+/** `X-Goog-Hash: crc32c=…,md5=…`, or undefined when there is nothing to send. */
+export function formatGoogHash(digests: Digests): string | undefined {
+  const parts = [
+    ...(digests.crc32c ? [`crc32c=${digests.crc32c}`] : []),
+    ...(digests.md5 ? [`md5=${digests.md5}`] : []),
+  ];
+  return parts.length === 0 ? undefined : parts.join(',');
+}
+
+/** What the server reports: JSON metadata's `crc32c`/`md5Hash`, else the `x-goog-hash` header. */
+export function reportedDigests(body: unknown, googHash: string | undefined): Digests {
+  const metadata = (typeof body === 'object' && body !== null ? body : {}) as { crc32c?: unknown; md5Hash?: unknown };
+  const fromHeader: Record<string, string> = {};
+  for (const part of (googHash ?? '').split(',')) {
+    const index = part.indexOf('=');
+    if (index > 0) fromHeader[part.slice(0, index).trim()] = part.slice(index + 1).trim();
+  }
+  const crc = typeof metadata.crc32c === 'string' ? metadata.crc32c : fromHeader['crc32c'];
+  const md5 = typeof metadata.md5Hash === 'string' ? metadata.md5Hash : fromHeader['md5'];
+  return { ...(crc ? { crc32c: crc } : {}), ...(md5 ? { md5 } : {}) };
+}
+
+/** The first digest both sides have that differs, or undefined. */
+export function findMismatch(ours: Digests, theirs: Digests): { name: 'crc32c' | 'md5'; ours: string; theirs: string } | undefined {
+  for (const name of ['crc32c', 'md5'] as const) {
+    const mine = ours[name];
+    const reported = theirs[name];
+    if (mine !== undefined && reported !== undefined && mine !== reported) return { name, ours: mine, theirs: reported };
+  }
+  return undefined;
+}

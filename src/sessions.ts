@@ -1,0 +1,167 @@
+/**
+ * Starting resumable upload sessions (PROTOCOL §2): GCS JSON and XML APIs, Redivis, and any
+ * endpoint that answers an initiation request with `Location`. Initiation is retried with the
+ * same policy and classification as uploads (408, 429, 5xx and network errors). Tokens are sent
+ * in `Authorization` and never appear in a message.
+ */
+import type { Dispatcher } from 'undici';
+import { HttpStatusError, ProtocolError, redactUrl } from './errors.js';
+import { resolveOptions, type RetryOptions, type TimeoutOptions } from './options.js';
+import { parseRetryAfter, withRetry } from './retry.js';
+import { createUndiciTransport, toTransportError, type TransportAnswer } from './transport.js';
+
+export interface InitiateSessionOptions {
+  /** The initiation endpoint. */
+  url: string | URL;
+  /** @default 'POST' */
+  method?: 'POST' | 'PUT';
+  headers?: Record<string, string>;
+  body?: string;
+  dispatcher?: Dispatcher;
+  retry?: RetryOptions;
+  timeouts?: TimeoutOptions;
+  signal?: AbortSignal;
+}
+
+/** A bearer token, or a function that returns a fresh one (called for every attempt). */
+export interface TokenOptions {
+  token?: string;
+  getToken?: () => string | Promise<string>;
+}
+
+export interface GcsSessionOptions extends TokenOptions, Omit<InitiateSessionOptions, 'url' | 'method' | 'body'> {
+  bucket: string;
+  /** The object name. */
+  name: string;
+  /** Object resource fields for the JSON API (e.g. `{ metadata: { k: 'v' }, cacheControl }`); custom `metadata` becomes `x-goog-meta-*` on the XML API. */
+  metadata?: Record<string, unknown>;
+  contentType?: string;
+  /** @default 'https://storage.googleapis.com' */
+  apiEndpoint?: string;
+  /** @default 'json' */
+  api?: 'json' | 'xml';
+}
+
+export interface RedivisSessionOptions extends TokenOptions, Omit<InitiateSessionOptions, 'url' | 'method' | 'body'> {
+  /** A qualified table reference. */
+  table: string;
+  /** The upload's size in bytes: Redivis requires it up front. */
+  size: number;
+  /** @default 'https://redivis.com' */
+  apiEndpoint?: string;
+}
+
+export interface RedivisSession {
+  /** The session URI to give `createResumableWriteStream`. */
+  readonly url: string;
+  /** Create the upload with this id once the bytes are in. */
+  readonly id: string;
+}
+
+/** Sends an initiation request and returns the session URI from `Location`. */
+export async function initiateSession(options: InitiateSessionOptions): Promise<string> {
+  const answer = await initiate(options, async () => options.headers ?? {});
+  return locationOf(answer, String(options.url));
+}
+
+/** Starts a GCS resumable upload (JSON API: 200 + Location; XML API: 201 + Location). */
+export async function createGcsSession(options: GcsSessionOptions): Promise<string> {
+  const bucket = requireString('bucket', options.bucket);
+  const name = requireString('name', options.name);
+  const endpoint = (options.apiEndpoint ?? 'https://storage.googleapis.com').replace(/\/+$/, '');
+  const api = options.api ?? 'json';
+  if (api !== 'json' && api !== 'xml') throw new TypeError(`Expected \`api\` to be 'json' or 'xml', received ${JSON.stringify(api)}`);
+  const contentType = options.contentType;
+  if (api === 'json') {
+    const url = `${endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}`;
+    const headers = {
+      ...options.headers,
+      'content-type': 'application/json; charset=UTF-8',
+      ...(contentType ? { 'x-upload-content-type': contentType } : {}),
+    };
+    const body = JSON.stringify({ ...options.metadata, name, ...(contentType ? { contentType } : {}) });
+    const answer = await initiate({ ...options, url, body }, () => withToken(options, headers));
+    return locationOf(answer, url);
+  }
+  const url = `${endpoint}/${encodeURIComponent(bucket)}/${name.split('/').map(encodeURIComponent).join('/')}`;
+  const custom = (options.metadata?.metadata ?? {}) as Record<string, unknown>;
+  const headers: Record<string, string> = {
+    ...options.headers,
+    'x-goog-resumable': 'start',
+    'content-type': contentType ?? 'application/octet-stream',
+  };
+  for (const [key, value] of Object.entries(custom)) headers[`x-goog-meta-${key.toLowerCase()}`] = String(value);
+  const answer = await initiate({ ...options, url }, () => withToken(options, headers));
+  return locationOf(answer, url);
+}
+
+/** Starts a Redivis resumable upload: `{ url, id }`. Redivis needs the size up front. */
+export async function createRedivisSession(options: RedivisSessionOptions): Promise<RedivisSession> {
+  const table = requireString('table', options.table);
+  if (!Number.isSafeInteger(options.size) || options.size < 0) {
+    throw new RangeError(`Expected \`size\` to be a non-negative integer, received ${String(options.size)}`);
+  }
+  const endpoint = (options.apiEndpoint ?? 'https://redivis.com').replace(/\/+$/, '');
+  const url = `${endpoint}/api/v1/tables/${encodeURIComponent(table)}/resumableUpload?size=${options.size}`;
+  const answer = await initiate({ ...options, url }, () => withToken(options, { ...options.headers }));
+  let parsed: { url?: unknown; id?: unknown };
+  try {
+    parsed = JSON.parse(answer.body) as typeof parsed;
+  } catch {
+    throw new ProtocolError(`Redivis answered ${answer.status} without a JSON body (${redactUrl(url)})`);
+  }
+  if (typeof parsed.url !== 'string' || typeof parsed.id !== 'string') {
+    throw new ProtocolError(`Redivis answered without \`url\` and \`id\` (${redactUrl(url)})`);
+  }
+  return { url: parsed.url, id: parsed.id };
+}
+
+async function withToken(options: TokenOptions, headers: Record<string, string>): Promise<Record<string, string>> {
+  const token = options.getToken ? await options.getToken() : options.token;
+  return token === undefined ? headers : { ...headers, authorization: `Bearer ${token}` };
+}
+
+function requireString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** One initiation request, retried like an upload; any 2xx is the answer. */
+async function initiate(options: InitiateSessionOptions, headers: () => Promise<Record<string, string>>): Promise<TransportAnswer> {
+  // The stream's own validation of the shared options (retry, timeouts, signal, dispatcher).
+  const resolved = resolveOptions({ url: options.url, retry: options.retry, timeouts: options.timeouts, signal: options.signal, dispatcher: options.dispatcher });
+  const transport = createUndiciTransport({ dispatcher: resolved.dispatcher, ...resolved.timeouts });
+  const url = resolved.url as string;
+  const what = `initiating a session at ${redactUrl(url)}`;
+  const signal = resolved.signal ?? new AbortController().signal;
+  return withRetry(
+    async () => {
+      let answer: TransportAnswer;
+      try {
+        answer = await transport.send({
+          method: options.method ?? 'POST',
+          url,
+          headers: await headers(),
+          ...(options.body === undefined ? {} : { body: options.body }),
+          signal,
+          maxBodyBytes: 64 * 1024,
+        });
+      } catch (error) {
+        throw toTransportError(error, `${what} failed`, {}) ?? error;
+      }
+      if (answer.status >= 200 && answer.status < 300) return answer;
+      const retryable = [408, 429, 500, 502, 503, 504].includes(answer.status);
+      const excerpt = answer.body.slice(0, 300);
+      throw new HttpStatusError(answer.status, excerpt, retryable, `${what}: answered ${answer.status}${excerpt ? `: ${JSON.stringify(excerpt)}` : ''}`, {
+        retryAfterMs: parseRetryAfter(answer.headers['retry-after']),
+      });
+    },
+    { policy: resolved.retry, signal, onRetry: () => {}, describe: () => what, context: () => ({}) },
+  );
+}
+
+function locationOf(answer: TransportAnswer, requestUrl: string): string {
+  const location = answer.headers['location'];
+  if (!location) throw new ProtocolError(`the initiation at ${redactUrl(requestUrl)} answered ${answer.status} without a Location header`);
+  return new URL(location, requestUrl).href;
+}
