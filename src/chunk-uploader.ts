@@ -130,10 +130,15 @@ export class ChunkUploader {
   /** Resolves when the writer may hand over more bytes: less than a chunk waits beyond the one in flight. */
   waitForRoom(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (!this.state.isFull(this.inFlightEnd)) return Promise.resolve();
+    if (this.hasRoom()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.roomWaiter = { resolve, reject };
     });
+  }
+
+  /** Room for the writer; always, when a resumed upload was already complete (bytes are only hashed). */
+  private hasRoom(): boolean {
+    return this.resumedAnswer !== undefined || !this.state.isFull(this.inFlightEnd);
   }
 
   /** The writer's end: from now on the next request that takes the rest is the final one. */
@@ -567,7 +572,7 @@ export class ChunkUploader {
   }
 
   private notifyRoom(): void {
-    if (!this.roomWaiter || this.state.isFull(this.inFlightEnd)) return;
+    if (!this.roomWaiter || !this.hasRoom()) return;
     const waiter = this.roomWaiter;
     this.roomWaiter = undefined;
     waiter.resolve();
