@@ -90,6 +90,8 @@ export class ChunkUploader {
   private verifyPrefix: { offset: number; crc32cState: number } | undefined;
   private resumedAnswer: TransportAnswer | undefined;
   private restarts = 0;
+  /** Offset of the last checkpoint: a new one only when the server confirmed more. */
+  private lastCheckpoint = 0;
   private inFlightEnd = 0;
   private dataWaiter: Waiter | undefined;
   private roomWaiter: Waiter | undefined;
@@ -127,6 +129,11 @@ export class ChunkUploader {
     this.wakeLoop();
   }
 
+  /** The loop's failure, if it failed. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** Resolves when the writer may hand over more bytes: less than a chunk waits beyond the one in flight. */
   waitForRoom(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
@@ -137,7 +144,7 @@ export class ChunkUploader {
   }
 
   /** Room for the writer; always, when a resumed upload was already complete (bytes are only hashed). */
-  private hasRoom(): boolean {
+  hasRoom(): boolean {
     return this.resumedAnswer !== undefined || !this.state.isFull(this.inFlightEnd);
   }
 
@@ -396,7 +403,9 @@ export class ChunkUploader {
     this.releaseCommitted();
     this.notifyRoom();
     this.hooks.onProgress(this.progress());
-    if (!this.state.complete && this.url !== undefined && this.digests.offset === this.state.bytesCommitted) {
+    const advanced = this.state.bytesCommitted > this.lastCheckpoint;
+    if (advanced && !this.state.complete && this.url !== undefined && this.digests.offset === this.state.bytesCommitted) {
+      this.lastCheckpoint = this.state.bytesCommitted;
       this.hooks.onCheckpoint(
         makeCheckpoint({
           url: this.url,
@@ -442,6 +451,7 @@ export class ChunkUploader {
     if (!canRestart) return false;
     this.restarts++;
     this.state.restart();
+    this.lastCheckpoint = 0;
     this.url = undefined;
     return true;
   }

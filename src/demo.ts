@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: the main job, end to end, on the embedded loopback server. A log-like source
+ * `npm run demo` and `rws demo`: the main job, end to end, on the embedded loopback server. A log-like source
  * goes through gzip into a resumable upload session while the server injects faults (a 503 mid-
  * body, a reset, partial persistence, a 429, a lost final answer). Progress and retries are shown;
  * at the end the stored object is compared with what was written.
@@ -48,7 +48,8 @@ function hashing(hash: ReturnType<typeof createHash>): Transform {
 
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
-async function main(): Promise<void> {
+/** Runs the demo; resolves with the exit status (0 when the stored object matches). */
+export async function runDemo(): Promise<number> {
   const faults: FaultRule[] = [
     { fault: 'return-503-after-12288K' },
     { fault: 'return-reset-connection', on: 4 },
@@ -98,10 +99,5 @@ async function main(): Promise<void> {
   console.log(`stored object: ${mib(stored.length)}, sha256 ${storedHash.slice(0, 16)}… ${gzipMatches ? 'matches' : 'DOES NOT match'} the gzip stream written`);
   console.log(`gunzipped: ${inputMatches ? 'matches' : 'DOES NOT match'} the input byte for byte`);
   await server.close();
-  if (!gzipMatches || !inputMatches) process.exitCode = 1;
+  return gzipMatches && inputMatches ? 0 : 1;
 }
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});

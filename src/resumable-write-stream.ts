@@ -118,7 +118,28 @@ export class ResumableWriteStream extends Writable {
       callback(error as Error);
       return;
     }
-    this.uploader.waitForRoom().then(() => callback(), callback);
+    this.afterAppend(callback);
+  }
+
+  /** Several writes that queued while one waited for room: handed over in one call. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    if (!this.uploader.isReady) {
+      this.uploader.ready.then(() => this._writev(chunks, callback), callback);
+      return;
+    }
+    try {
+      for (const { chunk } of chunks) this.uploader.append(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    this.afterAppend(callback);
+  }
+
+  private afterAppend(callback: (error?: Error | null) => void): void {
+    // The common case calls back at once: no promise per write on the hot path.
+    if (!this.uploader.failed && this.uploader.hasRoom()) callback();
+    else this.uploader.waitForRoom().then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

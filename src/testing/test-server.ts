@@ -27,6 +27,13 @@ export interface TestServerOptions {
   storeObjects?: boolean;
   /** Persistence granularity of interrupted requests. @default 262144 */
   persistStep?: number;
+  /**
+   * Compute MD5 and CRC32C of stored objects (metadata `md5Hash`, `crc32c`). Benchmarks turn it
+   * off so the server's hashing is not what they measure. @default true
+   */
+  digests?: boolean;
+  /** Cap each request's upload rate, in bytes per second (a WAN model for benchmarks). */
+  bandwidth?: number;
   /** When set, initiation requires `Authorization: Bearer <token>`. */
   token?: string;
   /**
@@ -148,7 +155,7 @@ class LoopbackGcs implements TestServer {
       id,
       new UploadSession(id, base, bucket, name, options.contentType ?? 'application/octet-stream',
         options.dialect ?? this.options.dialect ?? 'gcs', rules,
-        this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT),
+        this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT, this.options.digests ?? true),
     );
     return base;
   }
@@ -195,6 +202,7 @@ class LoopbackGcs implements TestServer {
       return this.onSessionRequest(req, res, uploadId);
     }
     if (req.method === 'POST') return this.onInitiate(req, res, url);
+    if (req.method === 'GET' && url.pathname === '/__testing/requests') return this.onRequestLog(res, url);
     if (req.method === 'GET') return this.onRead(req, res, url);
     this.log(req, undefined, 'other');
     await drain(req);
@@ -242,6 +250,13 @@ class LoopbackGcs implements TestServer {
       return this.answer(res, entry, 201, { location: uri }, '');
     }
     return this.answer(res, entry, 400, {}, 'not an initiation request');
+  }
+
+  /** The request log over HTTP, for a client in another process (benchmarks, the CLI's serve). */
+  private onRequestLog(res: ServerResponse, url: URL): void {
+    const id = url.searchParams.get('upload_id');
+    const entries = this.requests.filter((entry) => id === null || entry.sessionId === id);
+    this.send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(entries));
   }
 
   // --- reading objects back -----------------------------------------------------------------
@@ -323,17 +338,17 @@ class LoopbackGcs implements TestServer {
     }
     const cut = fault && (fault.kind === 'status' || fault.kind === 'reset') ? fault.afterBytes : undefined;
     const start = range.start ?? session.persisted;
-    const body = await readBody(req, cut === undefined ? undefined : Math.max(0, cut - start));
-    entry.received = body.bytes.length;
+    const body = await readBody(req, cut === undefined ? undefined : Math.max(0, cut - start), this.options.bandwidth, session.needsBytes);
+    entry.received = body.length;
     if (body.aborted) {
       // The client went away mid-body: keep what arrived, in whole steps, as GCS does.
-      if (range.start !== undefined && !session.finalized) session.persist(range.start, body.bytes, false);
+      if (range.start !== undefined && !session.finalized) session.persist(range.start, body, false);
       entry.persisted = session.persisted;
       entry.status = 'reset';
       return;
     }
     if (cut !== undefined && fault) {
-      if (range.start !== undefined) session.persist(range.start, body.bytes, false);
+      if (range.start !== undefined) session.persist(range.start, body, false);
       entry.persisted = session.persisted;
       if (fault.kind === 'reset') return this.reset(req, entry);
       // The rest of the body stays unread, so this connection can't be reused.
@@ -341,7 +356,7 @@ class LoopbackGcs implements TestServer {
       const { status } = fault as Extract<Fault, { kind: 'status' }>;
       return this.answer(res, entry, status, retryAfterHeader(status, rule?.rule.retryAfter), 'injected failure');
     }
-    return this.applyChunk(req, res, entry, session, range, body.bytes, fault);
+    return this.applyChunk(req, res, entry, session, range, body, fault);
   }
 
   private async applyChunk(
@@ -350,11 +365,11 @@ class LoopbackGcs implements TestServer {
     entry: RequestLogEntry,
     session: UploadSession,
     range: ParsedContentRange,
-    bytes: Buffer,
+    body: ReceivedBody,
     fault: Fault | undefined,
   ): Promise<void> {
     if (session.finalized) return this.answerComplete(res, entry, session);
-    const problem = this.validate(req, session, range, bytes);
+    const problem = this.validate(req, session, range, body.length);
     if (problem) return this.answer(res, entry, 400, {}, problem);
     const rollback = session.savepoint();
     if (range.total !== undefined) session.total = range.total;
@@ -362,7 +377,7 @@ class LoopbackGcs implements TestServer {
     if (fault?.kind === 'corrupt-byte') session.corruptNext = true;
     if (range.start !== undefined) {
       const limit = fault?.kind === 'persist-only' ? fault.bytes : undefined;
-      const outcome = session.persist(range.start, bytes, limit === undefined, limit);
+      const outcome = session.persist(range.start, body, limit === undefined, limit);
       if (!outcome.ok) return this.answer(res, entry, 400, {}, outcome.reason);
     }
     entry.persisted = session.persisted;
@@ -406,7 +421,7 @@ class LoopbackGcs implements TestServer {
   }
 
   /** GCS's rules for a data request; a string says why it is refused with 400. */
-  private validate(req: IncomingMessage, session: UploadSession, range: ParsedContentRange, bytes: Buffer): string | undefined {
+  private validate(req: IncomingMessage, session: UploadSession, range: ParsedContentRange, received: number): string | undefined {
     if (range.total !== undefined && session.total !== undefined && range.total !== session.total) {
       return `total ${range.total} differs from the total ${session.total} declared before`;
     }
@@ -416,8 +431,8 @@ class LoopbackGcs implements TestServer {
     }
     const length = (range.end as number) - range.start + 1;
     const declaredLength = Number(req.headers['content-length'] ?? -1);
-    if (declaredLength !== length || bytes.length !== length) {
-      return `Content-Range covers ${length} bytes but Content-Length is ${declaredLength} and ${bytes.length} arrived`;
+    if (declaredLength !== length || received !== length) {
+      return `Content-Range covers ${length} bytes but Content-Length is ${declaredLength} and ${received} arrived`;
     }
     if (total !== undefined && (range.end as number) + 1 > total) return `range ends past total ${total}`;
     const isFinal = total !== undefined && (range.end as number) + 1 === total;
@@ -430,7 +445,7 @@ class LoopbackGcs implements TestServer {
   private answerComplete(res: ServerResponse, entry: RequestLogEntry, session: UploadSession): void {
     const object = session.object as StoredObject;
     entry.persisted = session.persisted;
-    const hash = { 'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}` };
+    const hash: Record<string, string> = object.crc32c === undefined ? {} : { 'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}` };
     if (session.uri.includes('/upload/storage/v1/')) {
       this.answer(res, entry, 200, { ...hash, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify(metadataOf(object)));
     } else {
@@ -506,8 +521,8 @@ function metadataOf(object: StoredObject): Record<string, string> {
     bucket: object.bucket,
     name: object.name,
     size: String(object.size),
-    md5Hash: object.md5Hash,
-    crc32c: object.crc32c,
+    ...(object.md5Hash === undefined ? {} : { md5Hash: object.md5Hash }),
+    ...(object.crc32c === undefined ? {} : { crc32c: object.crc32c }),
     generation: object.generation,
     contentType: object.contentType,
   };
@@ -523,30 +538,47 @@ function parseJsonObject(text: string): Record<string, unknown> {
 }
 
 interface ReceivedBody {
-  readonly bytes: Buffer;
+  readonly length: number;
+  /** The bytes, unless only their count was asked for. */
+  readonly bytes: Buffer | undefined;
   /** The client closed the connection before the whole body arrived. */
   readonly aborted: boolean;
 }
 
-/** Reads the body, or only its first `limit` bytes (then stops reading). */
-function readBody(req: IncomingMessage, limit: number | undefined): Promise<ReceivedBody> {
+/**
+ * Reads the body, or only its first `limit` bytes (then stops reading), at most `bandwidth`
+ * bytes per second (pausing the socket when ahead: TCP backpressure slows the client down).
+ */
+function readBody(req: IncomingMessage, limit: number | undefined, bandwidth?: number, keepBytes = true): Promise<ReceivedBody> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
+    const started = performance.now();
     let size = 0;
     let settled = false;
+    let throttle: NodeJS.Timeout | undefined;
     const finish = (aborted: boolean) => {
       if (settled) return;
       settled = true;
+      clearTimeout(throttle);
       req.off('data', onData);
-      const bytes = Buffer.concat(parts);
-      resolve({ bytes: limit === undefined ? bytes : bytes.subarray(0, limit), aborted });
+      // A server that keeps nothing (benchmarks) only counts: no copy of the body is made.
+      const length = limit === undefined ? size : Math.min(size, limit);
+      resolve({ length, bytes: keepBytes ? Buffer.concat(parts).subarray(0, length) : undefined, aborted });
     };
     const onData = (chunk: Buffer) => {
-      parts.push(chunk);
+      if (keepBytes) parts.push(chunk);
       size += chunk.length;
       if (limit !== undefined && size >= limit) {
         req.pause();
         finish(false);
+        return;
+      }
+      if (bandwidth !== undefined) {
+        const ahead = (size / bandwidth) * 1000 - (performance.now() - started);
+        if (ahead > 1) {
+          req.pause();
+          throttle = setTimeout(() => req.resume(), ahead);
+        }
       }
     };
     if (limit === 0) {
@@ -561,7 +593,7 @@ function readBody(req: IncomingMessage, limit: number | undefined): Promise<Rece
 }
 
 function readAll(req: IncomingMessage): Promise<Buffer> {
-  return readBody(req, undefined).then((body) => body.bytes);
+  return readBody(req, undefined).then((body) => body.bytes as Buffer);
 }
 
 function drain(req: IncomingMessage): Promise<void> {

@@ -12,10 +12,10 @@ export interface StoredObject {
   readonly bucket: string;
   readonly name: string;
   readonly size: number;
-  /** Base64 MD5, as in GCS object metadata. */
-  readonly md5Hash: string;
-  /** Base64 big-endian CRC32C, as in GCS object metadata. */
-  readonly crc32c: string;
+  /** Base64 MD5, as in GCS object metadata (undefined with `digests: false`). */
+  readonly md5Hash: string | undefined;
+  /** Base64 big-endian CRC32C, as in GCS object metadata (undefined with `digests: false`). */
+  readonly crc32c: string | undefined;
   /** The bytes, unless the server was started with `storeObjects: false`. */
   readonly data: Buffer | undefined;
   readonly generation: string;
@@ -49,6 +49,7 @@ export class UploadSession {
     readonly rules: ArmedRule[],
     private readonly storeBytes: boolean,
     private readonly persistStep: number,
+    private readonly computeDigests = true,
   ) {}
 
   get finalized(): boolean {
@@ -59,22 +60,37 @@ export class UploadSession {
    * Persists `bytes` received for object offset `start`. `complete` requests persist everything
    * new; interrupted ones (and `limit`ed ones) round down to the persistence step.
    */
-  persist(start: number, bytes: Buffer, complete: boolean, limit = Number.POSITIVE_INFINITY): PersistOutcome {
+  /** Whether persisting needs the bytes themselves (to store, hash or compare), or only their count. */
+  get needsBytes(): boolean {
+    return this.storeBytes || this.computeDigests || this.corruptNext;
+  }
+
+  /**
+   * Persists a body received for object offset `start` (its bytes, or only its length when the
+   * session needs no bytes). `complete` requests persist everything new; interrupted ones (and
+   * `limit`ed ones) round down to the persistence step.
+   */
+  persist(start: number, body: { length: number; bytes?: Buffer | undefined }, complete: boolean, limit = Number.POSITIVE_INFINITY): PersistOutcome {
     if (start > this.persisted) return { ok: false, reason: `gap: request starts at ${start}, ${this.persisted} bytes persisted` };
     const skip = this.persisted - start;
-    if (this.storeBytes && skip > 0) {
-      const overlap = bytes.subarray(0, Math.min(skip, bytes.length));
+    if (this.storeBytes && skip > 0 && body.bytes) {
+      const overlap = body.bytes.subarray(0, Math.min(skip, body.length));
       if (!overlap.equals(this.read(start, start + overlap.length))) {
         return { ok: false, reason: `bytes ${start}-${start + overlap.length - 1} differ from the bytes already persisted` };
       }
     }
-    if (skip >= bytes.length) return { ok: true };
-    let fresh = bytes.subarray(skip, skip + Math.max(0, limit));
-    if (!complete || fresh.length < bytes.length - skip) {
-      const alignedEnd = Math.floor((this.persisted + fresh.length) / this.persistStep) * this.persistStep;
-      fresh = fresh.subarray(0, Math.max(0, alignedEnd - this.persisted));
+    if (skip >= body.length) return { ok: true };
+    let freshLength = Math.min(body.length - skip, Math.max(0, limit));
+    if (!complete || freshLength < body.length - skip) {
+      const alignedEnd = Math.floor((this.persisted + freshLength) / this.persistStep) * this.persistStep;
+      freshLength = Math.max(0, alignedEnd - this.persisted);
     }
-    this.append(fresh);
+    if (freshLength === 0) return { ok: true };
+    if (!this.needsBytes) {
+      this.persisted += freshLength;
+      return { ok: true };
+    }
+    this.append((body.bytes as Buffer).subarray(skip, skip + freshLength));
     return { ok: true };
   }
 
@@ -90,8 +106,9 @@ export class UploadSession {
     };
   }
 
-  /** Base64 digests of the persisted bytes so far. */
-  digests(): { crc32c: string; md5Hash: string } {
+  /** Base64 digests of the persisted bytes so far (none when the server computes none). */
+  digests(): { crc32c: string | undefined; md5Hash: string | undefined } {
+    if (!this.computeDigests) return { crc32c: undefined, md5Hash: undefined };
     const digest = Buffer.alloc(4);
     digest.writeUInt32BE(this.crc >>> 0);
     return { crc32c: digest.toString('base64'), md5Hash: this.md5.copy().digest('base64') };
@@ -114,7 +131,6 @@ export class UploadSession {
   }
 
   private append(received: Buffer): void {
-    if (received.length === 0) return;
     let fresh = received;
     if (this.corruptNext) {
       this.corruptNext = false;
@@ -123,8 +139,10 @@ export class UploadSession {
     }
     // Copy: the request's buffer belongs to the socket layer.
     if (this.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
-    this.md5.update(fresh);
-    this.crc = crc32c(fresh, this.crc);
+    if (this.computeDigests) {
+      this.md5.update(fresh);
+      this.crc = crc32c(fresh, this.crc);
+    }
     this.persisted += fresh.length;
   }
 

@@ -212,7 +212,7 @@ function simulate(seed: number) {
     // The server keeps everything, or (1 in 3) only some whole 256 KiB steps of it.
     const partial = random() < 0.33 ? Math.floor(random() * (request.length / K256 + 1)) * K256 : undefined;
     const body = data.subarray(request.start, request.start + request.length);
-    expect(session.persist(request.start, body, partial === undefined, partial)).toEqual({ ok: true });
+    expect(session.persist(request.start, { length: body.length, bytes: body }, partial === undefined, partial)).toEqual({ ok: true });
     const isFinal = request.final && session.persisted === size;
     if (isFinal) session.finalize('1');
     const range = session.persisted === 0 ? undefined : `bytes=0-${session.persisted - 1}`;

@@ -1,0 +1,163 @@
+// The benchmark suite: npm run bench [-- --runs 3] [-- --quick]. Never part of npm test.
+// Each figure is the median of several runs, each in a fresh process, with the loopback server in
+// a separate process; every throughput is also given as a ratio to the raw PUT of the same run set.
+import { spawn } from 'node:child_process';
+import { writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const RUNS = Number(args[args.indexOf('--runs') + 1]) || 3;
+const QUICK = args.includes('--quick');
+const MiB = 1024 * 1024;
+const SIZE = QUICK ? 64 * MiB : 256 * MiB;
+const BIG = QUICK ? 128 * MiB : 1024 * MiB;
+const WAN_SIZE = QUICK ? 32 * MiB : 128 * MiB;
+
+function runNode(script, arg, flags = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...flags, join(here, script), JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1))) : reject(new Error(`${script} exited ${code}`))));
+  });
+}
+
+async function startServer(options) {
+  const child = spawn(process.execPath, [join(here, 'server.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve) => child.stdout.once('data', (chunk) => resolve(JSON.parse(String(chunk)).url)));
+  return { url, stop: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); }) };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function measure(server, spec) {
+  const results = [];
+  for (let run = 0; run < RUNS; run++) results.push(await runNode('scenario.mjs', { ...spec, server: server.url }, ['--expose-gc']));
+  const pick = (key) => median(results.map((result) => result[key] ?? 0));
+  return { mibps: pick('mibps'), rssGrowth: pick('rssGrowth'), arrayBuffersGrowth: pick('arrayBuffersGrowth'), peakRetained: pick('peakRetained'), wireBytes: pick('wireBytes'), objectBytes: pick('objectBytes'), all: results.map((result) => Math.round(result.mibps)) };
+}
+
+const mb = (bytes) => (bytes / MiB).toFixed(1);
+const sizeLabel = (bytes) => (bytes >= 1024 * MiB ? `${bytes / 1024 / MiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / 1024} KiB`);
+const sections = [];
+const checks = [];
+const log = (line) => console.log(line);
+
+// --- 1. Loopback: the limit, our stream, the peer ---------------------------------------------
+{
+  const server = await startServer({});
+  const rows = [];
+  const raw = await measure(server, { kind: 'raw', size: SIZE });
+  const rawBig = await measure(server, { kind: 'raw', size: BIG });
+  const row = (name, result, reference) => {
+    rows.push(`| ${name} | ${result.mibps.toFixed(0)} | ${(result.mibps / reference.mibps).toFixed(2)}× | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} | ${result.all.join(', ')} |`);
+    log(`${name}: ${result.mibps.toFixed(0)} MiB/s (${(result.mibps / reference.mibps).toFixed(2)}× raw), RSS +${mb(result.rssGrowth)} MiB`);
+  };
+  row(`raw undici PUT, ${sizeLabel(SIZE)}`, raw, raw);
+  row(`raw undici PUT, ${sizeLabel(BIG)}`, rawBig, rawBig);
+  const ours = {};
+  for (const chunkSize of [256 * 1024, MiB, 8 * MiB, 16 * MiB, 64 * MiB]) {
+    ours[chunkSize] = await measure(server, { kind: 'stream', size: SIZE, chunkSize });
+    row(`ours, chunkSize ${sizeLabel(chunkSize)}, ${sizeLabel(SIZE)}`, ours[chunkSize], raw);
+  }
+  const oursBig = await measure(server, { kind: 'stream', size: BIG, chunkSize: 8 * MiB });
+  row(`ours, chunkSize 8 MiB, ${sizeLabel(BIG)}`, oursBig, rawBig);
+  const oursBig64 = await measure(server, { kind: 'stream', size: BIG, chunkSize: 64 * MiB });
+  row(`ours, chunkSize 64 MiB, ${sizeLabel(BIG)}`, oursBig64, rawBig);
+  const noCrc = await measure(server, { kind: 'stream', size: SIZE, chunkSize: 8 * MiB, checksum: false });
+  row(`ours, 8 MiB, checksum: false`, noCrc, raw);
+  const md5 = await measure(server, { kind: 'stream', size: SIZE, chunkSize: 8 * MiB, checksum: 'md5' });
+  row(`ours, 8 MiB, checksum: 'md5'`, md5, raw);
+  const peer = await measure(server, { kind: 'gcs', size: SIZE, chunkSize: 8 * MiB });
+  row(`@google-cloud/storage, chunkSize 8 MiB, ${sizeLabel(SIZE)}`, peer, raw);
+  const peer16 = await measure(server, { kind: 'gcs', size: SIZE, chunkSize: 16 * MiB });
+  row(`@google-cloud/storage, chunkSize 16 MiB, ${sizeLabel(SIZE)}`, peer16, raw);
+  const peerBig = await measure(server, { kind: 'gcs', size: BIG, chunkSize: 8 * MiB });
+  row(`@google-cloud/storage, chunkSize 8 MiB, ${sizeLabel(BIG)}`, peerBig, rawBig);
+  const gzipOurs = await measure(server, { kind: 'stream', size: SIZE, chunkSize: 8 * MiB, gzip: true });
+  row(`ours through createGzip({ level: 1 }), 8 MiB (MiB/s of input)`, gzipOurs, raw);
+  const gzipPeer = await measure(server, { kind: 'gcs', size: SIZE, chunkSize: 8 * MiB, gzip: true });
+  row(`@google-cloud/storage through createGzip({ level: 1 }), 8 MiB (MiB/s of input)`, gzipPeer, raw);
+  await server.stop();
+  sections.push(`## Loopback: the limit, our stream, the peer\n\n| scenario | MiB/s (median) | ÷ raw PUT | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) | every run (MiB/s) |\n|---|---|---|---|---|---|\n${rows.join('\n')}`);
+  const limit8 = 2 * 8 + 48;
+  checks.push(
+    [`≥ 0.90× raw PUT at 8 MiB chunks`, `${(ours[8 * MiB].mibps / raw.mibps).toFixed(2)}×`, ours[8 * MiB].mibps / raw.mibps >= 0.9],
+    [`≥ 1.5× @google-cloud/storage at 8 MiB chunks`, `${(ours[8 * MiB].mibps / peer.mibps).toFixed(2)}× (plain), ${(gzipOurs.mibps / gzipPeer.mibps).toFixed(2)}× (through gzip)`, ours[8 * MiB].mibps / peer.mibps >= 1.5],
+    [`≤ half @google-cloud/storage's memory growth`, `${mb(ours[8 * MiB].rssGrowth)} MiB against ${mb(peer.rssGrowth)} MiB RSS`, ours[8 * MiB].rssGrowth <= peer.rssGrowth / 2],
+    [`peak RSS growth ≤ 2 × chunkSize + 48 MiB (= ${limit8} MiB at 8 MiB), same at ${sizeLabel(SIZE)} and ${sizeLabel(BIG)}`, `${mb(ours[8 * MiB].rssGrowth)} MiB and ${mb(oursBig.rssGrowth)} MiB`, Math.max(ours[8 * MiB].rssGrowth, oursBig.rssGrowth) <= limit8 * MiB],
+    [`CRC32C costs well under 5% of throughput (loopback, CPU-bound)`, `${((1 - ours[8 * MiB].mibps / noCrc.mibps) * 100).toFixed(1)}%`, 1 - ours[8 * MiB].mibps / noCrc.mibps < 0.05],
+  );
+}
+
+// --- 2. Chunk assembly: stream-chunker against ours ---------------------------------------------
+{
+  const rows = [];
+  for (const assembler of ['stream-chunker', 'ours']) {
+    const result = await measure({ url: 'http://unused' }, { kind: 'chunker', assembler, size: SIZE, chunkSize: 8 * MiB, writeSize: 16 * 1024 });
+    rows.push(`| ${assembler} | ${result.mibps.toFixed(0)} | ${(SIZE / MiB / result.mibps).toFixed(2)} s |`);
+    log(`assembly ${assembler}: ${result.mibps.toFixed(0)} MiB/s`);
+  }
+  sections.push(`## Chunk assembly: ${sizeLabel(SIZE)} in 16 KiB writes through 8 MiB chunks, no network\n\n| assembler | MiB/s | time |\n|---|---|---|\n${rows.join('\n')}`);
+}
+
+// --- 3. WAN model --------------------------------------------------------------------------------
+{
+  const rows = [];
+  const cap = 100e6;
+  let at30x16;
+  for (const latencyMs of [0, 10, 30]) {
+    const server = await startServer({ bandwidth: cap, latencyMs });
+    const raw = await measure(server, { kind: 'raw', size: WAN_SIZE });
+    const cells = [];
+    for (const chunkSize of [8 * MiB, 16 * MiB, 32 * MiB, 64 * MiB]) {
+      const result = await measure(server, { kind: 'stream', size: WAN_SIZE, chunkSize });
+      const ofCap = (result.mibps * MiB) / cap;
+      if (latencyMs === 30 && chunkSize === 16 * MiB) at30x16 = ofCap;
+      cells.push(`${ofCap.toFixed(2)}`);
+      log(`WAN ${latencyMs} ms, ${sizeLabel(chunkSize)}: ${result.mibps.toFixed(0)} MiB/s = ${ofCap.toFixed(2)}× cap`);
+    }
+    rows.push(`| ${latencyMs} ms | ${((raw.mibps * MiB) / cap).toFixed(2)} | ${cells.join(' | ')} |`);
+    await server.stop();
+  }
+  const ceiling = (16 * MiB / cap) / (16 * MiB / cap + 0.03);
+  sections.push(`## WAN model: server reads at most 100 MB/s per request and delays every answer\n\nFraction of the 100 MB/s cap reached, ${sizeLabel(WAN_SIZE)} per upload.\n\n| answer delay | raw PUT | 8 MiB | 16 MiB | 32 MiB | 64 MiB |\n|---|---|---|---|---|---|\n${rows.join('\n')}\n\nA sequential protocol (each chunk's answer before the next chunk's bytes: GCS refuses a request that starts past its persisted offset) loses one answer delay per chunk: the ceiling at 16 MiB and 30 ms is ${ceiling.toFixed(3)}× the cap.`);
+  checks.push([`WAN 100 MB/s, 30 ms, 16 MiB chunks ≥ 0.9× the cap`, `${at30x16.toFixed(2)}× (sequential ceiling ${ceiling.toFixed(3)}×)`, at30x16 >= 0.9]);
+}
+
+// --- 4. Recovery cost ------------------------------------------------------------------------
+{
+  const faults = [];
+  for (let mark = 64; mark < SIZE / MiB; mark += 64) faults.push(`return-${mark % 128 === 0 ? '503' : 'reset-connection'}-after-${mark * 1024}K`);
+  const server = await startServer({ faults });
+  const result = await measure(server, { kind: 'stream', size: SIZE, chunkSize: 8 * MiB, faults: true });
+  await server.stop();
+  const resentPerFault = (result.wireBytes - result.objectBytes) / Math.max(1, faults.length);
+  sections.push(`## Recovery cost: a fault every 64 MiB (${faults.join(', ')})\n\nBytes the server read / bytes in the object: **${(result.wireBytes / result.objectBytes).toFixed(4)}** (${mb(result.wireBytes)} MiB for ${mb(result.objectBytes)} MiB), ${result.mibps.toFixed(0)} MiB/s. Each fault keeps exactly the bytes before its mark, so the bound "resent ≤ not persisted + 256 KiB" is ${mb(resentPerFault)} MiB resent per fault against ≤ 0.25 MiB allowed.`);
+  checks.push([`bytes resent per fault ≤ not persisted + 256 KiB`, `${mb(resentPerFault)} MiB per fault`, resentPerFault <= 256 * 1024]);
+  log(`recovery: wire/object ${(result.wireBytes / result.objectBytes).toFixed(4)}`);
+}
+
+// --- 5. Scale --------------------------------------------------------------------------------
+{
+  const server = await startServer({});
+  const rows = [];
+  for (const chunkSize of [8 * MiB, MiB]) {
+    const result = await measure(server, { kind: 'many', size: 16 * MiB, chunkSize, concurrency: QUICK ? 20 : 100 });
+    rows.push(`| ${QUICK ? 20 : 100} × 16 MiB, chunkSize ${sizeLabel(chunkSize)} | ${result.mibps.toFixed(0)} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} |`);
+    log(`scale ${sizeLabel(chunkSize)}: ${result.mibps.toFixed(0)} MiB/s, RSS +${mb(result.rssGrowth)} MiB`);
+  }
+  await server.stop();
+  sections.push(`## Scale: concurrent streams through one dispatcher\n\n| streams | total MiB/s | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) |\n|---|---|---|---|\n${rows.join('\n')}`);
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const header = `# Benchmark results\n\nMachine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.platform()} ${os.release()}. Node ${process.version}. ${new Date().toISOString().slice(0, 10)}.\nCommand: \`npm run bench${QUICK ? ' -- --quick' : ''}\` (medians of ${RUNS} runs, each in a fresh process; the loopback server runs in its own process with \`storeObjects: false, digests: false\`; sources yield fresh 64 KiB buffers from a random pool; ours uses its default \`checksum: 'crc32c'\`; @google-cloud/storage runs with \`validation: false\` because the server reports no digests).\n`;
+const targetTable = `## Targets\n\n| target | measured | met |\n|---|---|---|\n${checks.map(([name, value, met]) => `| ${name} | ${value} | ${met ? 'yes' : '**no**'} |`).join('\n')}`;
+await mkdir(join(here, 'out'), { recursive: true });
+const text = `${header}\n${targetTable}\n\n${sections.join('\n\n')}\n`;
+await writeFile(join(here, QUICK ? 'out/RESULTS-quick.md' : 'RESULTS.md'), text);
+console.log(`\n${targetTable}`);

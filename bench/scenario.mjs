@@ -1,0 +1,143 @@
+// One benchmark run in a fresh process: throughput and peak memory growth of the client.
+// Usage: node --expose-gc bench/scenario.mjs '<json spec>'  → prints one JSON line.
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { Agent, request } from 'undici';
+import { createResumableWriteStream, initiateSession } from '../dist/index.js';
+import { ReplayBuffer } from '../dist/replay-buffer.js';
+
+const spec = JSON.parse(process.argv[2]);
+const MiB = 1024 * 1024;
+const WRITE = spec.writeSize ?? 64 * 1024;
+
+/** A 16 MiB pool of random bytes (or log-like text for gzip) served in `WRITE`-sized views. */
+function makePool(compressible) {
+  if (!compressible) return randomBytes(16 * MiB);
+  const lines = [];
+  let size = 0;
+  while (size < 16 * MiB) {
+    const line = `2026-11-22T02:39:00Z INFO id=${randomBytes(6).toString('hex')} status=200 path=/api/v1/items/${size % 997}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, 16 * MiB);
+}
+const pool = makePool(spec.gzip);
+
+/** Fresh buffers, as fs and zlib streams yield them: retaining them really costs memory. */
+function* pieces(total) {
+  for (let offset = 0; offset < total; offset += WRITE) {
+    const at = offset % pool.length;
+    const view = pool.subarray(at, Math.min(at + WRITE, pool.length, at + total - offset));
+    yield spec.copy === false ? view : Buffer.from(view);
+  }
+}
+const source = (total) => Readable.from(pieces(total), { objectMode: false, highWaterMark: 1 });
+
+const newSession = (name) => initiateSession({ url: `${spec.server}/upload/storage/v1/b/bench/o?uploadType=resumable&name=${name}` });
+
+async function wireBytes(url) {
+  const id = new URL(url).searchParams.get('upload_id');
+  const answer = await request(`${spec.server}/__testing/requests?upload_id=${id}`);
+  const entries = await answer.body.json();
+  return entries.reduce((sum, entry) => sum + entry.received, 0);
+}
+
+const runs = {
+  async raw() {
+    const url = await newSession('raw');
+    const answer = await request(url, {
+      method: 'PUT',
+      headers: { 'content-length': String(spec.size), 'content-range': `bytes 0-${spec.size - 1}/${spec.size}` },
+      body: pieces(spec.size),
+    });
+    await answer.body.dump();
+    if (answer.statusCode !== 200) throw new Error(`raw PUT answered ${answer.statusCode}`);
+    return { objectBytes: spec.size };
+  },
+  async stream() {
+    const url = await newSession('stream');
+    const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 } });
+    await (spec.gzip ? pipeline(source(spec.size), createGzip({ level: 1 }), stream) : pipeline(source(spec.size), stream));
+    const result = { objectBytes: stream.bytesCommitted, peakRetained: stream.peakBytesRetained };
+    if (spec.faults) result.wireBytes = await wireBytes(url);
+    return result;
+  },
+  async gcs() {
+    const { Storage } = await import('@google-cloud/storage');
+    const storage = new Storage({ apiEndpoint: spec.server, projectId: 'bench' });
+    const file = storage.bucket('bench').file(`gcs-${process.pid}`);
+    // validation: false — this server reports no digests (it computes none, so its hashing is not measured).
+    const sink = file.createWriteStream({ resumable: true, chunkSize: spec.chunkSize, validation: false });
+    await (spec.gzip ? pipeline(source(spec.size), createGzip({ level: 1 }), sink) : pipeline(source(spec.size), sink));
+    return { objectBytes: spec.size };
+  },
+  async many() {
+    const dispatcher = new Agent({ connections: spec.concurrency });
+    await Promise.all(Array.from({ length: spec.concurrency }, async (_, index) => {
+      const url = await newSession(`many-${index}`);
+      await pipeline(source(spec.size), createResumableWriteStream({ url, chunkSize: spec.chunkSize, dispatcher }));
+    }));
+    await dispatcher.close();
+    return { objectBytes: spec.size * spec.concurrency };
+  },
+  async chunker() {
+    // Chunk assembly only, no network: stream-chunker's Buffer.concat per write against our
+    // ReplayBuffer (kept by reference, each chunk viewed once, then released).
+    let sink;
+    if (spec.assembler === 'stream-chunker') {
+      const { default: StreamChunker } = await import('stream-chunker');
+      sink = [StreamChunker(spec.chunkSize, { flush: true }), new Writable({ write(_chunk, _encoding, callback) { callback(); } })];
+    } else {
+      const buffer = new ReplayBuffer();
+      let start = 0;
+      sink = [new Writable({
+        write(chunk, _encoding, callback) {
+          buffer.append(chunk);
+          if (buffer.bytesAppended - start >= spec.chunkSize) {
+            Buffer.concat(buffer.view(start, spec.chunkSize)); // the one copy a socket write might make
+            start += spec.chunkSize;
+            buffer.release(start);
+          }
+          callback();
+        },
+      })];
+    }
+    await pipeline(source(spec.size), ...sink);
+    return { objectBytes: spec.size };
+  },
+};
+
+// The memory baseline comes first, so what the warm-up leaves behind (the library's modules, its
+// buffers, its connection) counts as growth; the warm-up (JIT, connection) keeps start-up out of
+// the timing.
+globalThis.gc?.();
+const baseline = process.memoryUsage();
+const measured = spec.size;
+spec.size = Math.min(spec.size, 16 * MiB);
+await runs[spec.kind]();
+spec.size = measured;
+let peakRss = baseline.rss;
+let peakArrayBuffers = baseline.arrayBuffers;
+const sampler = setInterval(() => {
+  const usage = process.memoryUsage();
+  peakRss = Math.max(peakRss, usage.rss);
+  peakArrayBuffers = Math.max(peakArrayBuffers, usage.arrayBuffers);
+}, 10);
+const started = performance.now();
+const result = await runs[spec.kind]();
+const seconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
+const usage = process.memoryUsage();
+peakRss = Math.max(peakRss, usage.rss);
+peakArrayBuffers = Math.max(peakArrayBuffers, usage.arrayBuffers);
+process.stdout.write(`${JSON.stringify({
+  ...result,
+  seconds,
+  mibps: (spec.gzip ? spec.size : result.objectBytes) / MiB / seconds,
+  rssGrowth: peakRss - baseline.rss,
+  arrayBuffersGrowth: peakArrayBuffers - baseline.arrayBuffers,
+})}\n`);
+process.exit(0);

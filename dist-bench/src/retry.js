@@ -1,0 +1,87 @@
+/**
+ * The only file that knows p-retry. It decides which failures are retried (the classification
+ * below), how long to wait (truncated exponential backoff with jitter, at least what a
+ * `Retry-After` asked for) and when to give up. p-retry counts attempts, enforces the time
+ * budget and stops on abort; the delay is ours because it must honour `Retry-After` and be
+ * reported in the `'retry'` event before it starts.
+ */
+import pRetry from 'p-retry';
+import { HttpStatusError, NetworkError, RetriesExhaustedError, TimeoutError } from './errors.js';
+/** A `Retry-After` is honoured up to this long; beyond it a server is not taken at its word. */
+const RETRY_AFTER_CAP_MS = 60_000;
+/** The classification table: only transport failures and 408/429/5xx answers are retried. */
+export function isRetryable(error) {
+    if (error instanceof NetworkError || error instanceof TimeoutError)
+        return true;
+    return error instanceof HttpStatusError && error.retryable;
+}
+/** Truncated exponential backoff: minTimeout × factor^(attempt−1) × [1, 2) jitter, capped. */
+export function backoffDelay(attempt, policy, retryAfterMs) {
+    const jitter = policy.randomize ? 1 + Math.random() : 1;
+    const exponential = Math.min(policy.minTimeout * policy.factor ** (attempt - 1) * jitter, policy.maxTimeout);
+    const serverAsked = Math.min(retryAfterMs ?? 0, RETRY_AFTER_CAP_MS);
+    return Math.round(Math.max(exponential, serverAsked));
+}
+/** Runs `attempt` until it succeeds, fails with a non-retryable error, or the budget runs out. */
+export async function withRetry(attempt, run) {
+    const started = performance.now();
+    let attempts = 0;
+    try {
+        return await pRetry(async (attemptNumber) => {
+            attempts = attemptNumber;
+            return attempt(attemptNumber);
+        }, {
+            retries: run.policy.retries,
+            maxRetryTime: run.policy.maxRetryTime,
+            // The wait happens in onFailedAttempt (below), so p-retry adds none of its own.
+            minTimeout: 0,
+            maxTimeout: 0,
+            signal: run.signal,
+            shouldRetry: ({ error }) => isRetryable(error),
+            onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+                const remaining = run.policy.maxRetryTime - (performance.now() - started);
+                if (!isRetryable(error) || retriesLeft <= 0 || remaining <= 0)
+                    return;
+                const retryAfter = error instanceof HttpStatusError ? error.retryAfterMs : undefined;
+                const delayMs = Math.min(backoffDelay(attemptNumber, run.policy, retryAfter), remaining);
+                run.onRetry({ attempt: attemptNumber, error, delayMs });
+                await sleep(delayMs, run.signal);
+            },
+        });
+    }
+    catch (error) {
+        if (!isRetryable(error))
+            throw error;
+        const elapsedMs = Math.round(performance.now() - started);
+        throw new RetriesExhaustedError(attempts, elapsedMs, `gave up ${run.describe()} after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s ` +
+            `(retries: ${run.policy.retries}, maxRetryTime: ${run.policy.maxRetryTime} ms): ${error.message}`, { ...run.context(), cause: error });
+    }
+}
+/** A wait that ends early, rejecting with the signal's reason, when the signal aborts. */
+export function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal.aborted) {
+            reject(signal.reason);
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+        };
+        const timer = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** `Retry-After` in seconds or as an HTTP date, in ms from now; undefined when absent or garbage. */
+export function parseRetryAfter(value, now = Date.now()) {
+    if (value === undefined)
+        return undefined;
+    const trimmed = value.trim();
+    if (/^\d{1,10}$/.test(trimmed))
+        return Number(trimmed) * 1000;
+    const date = Date.parse(trimmed);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

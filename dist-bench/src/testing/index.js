@@ -1,0 +1,2 @@
+export { createTestServer } from './test-server.js';
+export { parseFault } from './faults.js';
