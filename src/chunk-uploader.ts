@@ -22,7 +22,7 @@ import {
   type ErrorContext,
   type ResumableUploadError,
 } from './errors.js';
-import { validateUrl, type ResolvedOptions } from './options.js';
+import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, parseRetryAfter, sleep, withRetry, type RetryNotice } from './retry.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
@@ -222,7 +222,7 @@ export class ChunkUploader {
       }
       return 0;
     }
-    this.url = validateUrl(checkpoint.url);
+    this.url = refuseInsecureHttp(validateUrl(checkpoint.url), this.options.allowInsecureHttp, 'resume.url');
     const inputStart = resumeInput === 'from-committed' ? checkpoint.bytesCommitted : 0;
     if (inputStart > 0 && this.digests.usesCrc32c && checkpoint.crc32cState === undefined) {
       throw new ResumeMismatchError('the checkpoint has no crc32cState, so the CRC32C cannot continue from its offset', this.context());
@@ -475,7 +475,7 @@ export class ChunkUploader {
   private async createSession(): Promise<string> {
     const factory = this.options.sessionFactory;
     if (!factory) throw new TypeError('no session URI and no session factory');
-    this.url = validateUrl(await factory());
+    this.url = refuseInsecureHttp(validateUrl(await factory()), this.options.allowInsecureHttp);
     return this.url;
   }
 

@@ -76,6 +76,11 @@ export interface ResumableWriteStreamOptions {
   /** The Writable's highWaterMark, in bytes. @default Node's default */
   highWaterMark?: number;
   /**
+   * Allow a plain `http:` session URI to a host that is not loopback. The URI is a credential:
+   * over plain http anyone on the path can read it and write the object. @default false
+   */
+  allowInsecureHttp?: boolean;
+  /**
    * Digests of the whole stream, sent as `X-Goog-Hash` with the final request (GCS refuses a
    * corrupt object before committing it) and compared with the digests the server reports.
    * CRC32C costs ~0.3 ms per MiB; MD5 ~1.5 ms per MiB and can't resume from an offset.
@@ -109,6 +114,7 @@ export interface ResolvedOptions {
   /** A checkpoint, `'from-store'` for `resume: true`, or undefined. */
   readonly resume: Checkpoint | 'from-store' | undefined;
   readonly resumeInput: 'from-start' | 'from-committed';
+  readonly allowInsecureHttp: boolean;
   readonly chunkSize: number;
   readonly totalSize: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
@@ -170,6 +176,27 @@ function expectObject(name: string, value: unknown): Record<string, unknown> | u
     throw new TypeError(`Expected \`${name}\` to be an object, received ${describe(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where plain http cannot be overheard on a network. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The session URI is a bearer credential: over plain http anyone on the path can read and use
+ * it. Refused, except to loopback, unless the caller says so.
+ */
+export function refuseInsecureHttp(url: string, allowInsecureHttp: boolean, option = 'url'): string {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:' && !allowInsecureHttp && !isLoopbackHost(parsed.hostname)) {
+    throw new TypeError(
+      `Expected \`${option}\` to use https: plain http to ${parsed.host} would expose the credential it carries; ` +
+        'set `allowInsecureHttp: true` to allow it',
+    );
+  }
+  return url;
 }
 
 export function validateUrl(value: unknown): string {
@@ -317,9 +344,14 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (raw.url === undefined && resume === undefined) {
     throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
   }
-  const givenUrl = raw.url === undefined || sessionFactory ? undefined : validateUrl(raw.url);
+  if (raw.allowInsecureHttp !== undefined && typeof raw.allowInsecureHttp !== 'boolean') {
+    throw new TypeError(`Expected \`allowInsecureHttp\` to be a boolean, received ${describe(raw.allowInsecureHttp)}`);
+  }
+  const allowInsecureHttp = raw.allowInsecureHttp === true;
+  const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
   return {
-    url: typeof resume === 'object' ? validateUrl(resume.url) : givenUrl,
+    allowInsecureHttp,
+    url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,
     sessionFactory,
     checksum,
     checkpointStore,

@@ -1,9 +1,15 @@
+/** Writes smaller than this are copied into shared blocks instead of being kept one by one. */
+const SMALL_WRITE = 8 * 1024;
+const BLOCK_SIZE = 64 * 1024;
+
 /**
  * Holds the bytes [released, written) of the stream by reference: the buffers the writer handed
- * over are never copied or concatenated. `view()` returns subarrays over them, so every attempt
- * (first send or replay) gets a fresh body at no copying cost; `release()` drops whole buffers
- * once the server has confirmed them. Appending and releasing are amortised O(1); a view costs
- * O(buffers it spans).
+ * over are never concatenated. `view()` returns subarrays over them, so every attempt (first send
+ * or replay) gets a fresh body at no copying cost; `release()` drops whole buffers once the server
+ * has confirmed them. Appending and releasing are amortised O(1); a view costs O(buffers it spans).
+ *
+ * Small writes (under 8 KiB) are the exception: they are copied, once, into 64 KiB blocks, so a
+ * stream written a byte at a time does not become requests of a million one-byte buffers.
  */
 export class ReplayBuffer {
   private readonly buffers: Uint8Array[] = [];
@@ -14,6 +20,9 @@ export class ReplayBuffer {
   /** Stream offset up to which bytes are released (may fall inside `buffers[head]`). */
   private released: number;
   private end: number;
+  /** The block small writes are copied into, and how much of it is used (it is the last buffer). */
+  private block: Uint8Array | undefined;
+  private blockUsed = 0;
 
   /** @param start stream offset of the first byte that will be appended (resuming from an offset). */
   constructor(start = 0) {
@@ -39,8 +48,21 @@ export class ReplayBuffer {
 
   append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
-    this.buffers.push(chunk);
     this.end += chunk.byteLength;
+    if (chunk.byteLength >= SMALL_WRITE) {
+      this.block = undefined;
+      this.buffers.push(chunk);
+      return;
+    }
+    if (this.block === undefined || this.blockUsed + chunk.byteLength > this.block.byteLength) {
+      this.block = new Uint8Array(BLOCK_SIZE);
+      this.blockUsed = 0;
+      this.buffers.push(this.block.subarray(0, 0));
+    }
+    this.block.set(chunk, this.blockUsed);
+    this.blockUsed += chunk.byteLength;
+    // The block's entry grows in place; views handed out earlier cover bytes that never change.
+    this.buffers[this.buffers.length - 1] = this.block.subarray(0, this.blockUsed);
   }
 
   /**
@@ -83,6 +105,8 @@ export class ReplayBuffer {
       this.headOffset += size;
       this.head++;
     }
+    // The block is always the last buffer: once released, small writes start a new one.
+    if (this.head >= this.buffers.length) this.block = undefined;
     // Compact once the dead prefix dominates, so a long stream keeps a short array.
     if (this.head > 1024 && this.head * 2 > this.buffers.length) {
       this.buffers.splice(0, this.head);
@@ -93,6 +117,7 @@ export class ReplayBuffer {
   /** Drops everything (destroy). */
   clear(): void {
     this.buffers.length = 0;
+    this.block = undefined;
     this.head = 0;
     this.headOffset = this.end;
     this.released = this.end;

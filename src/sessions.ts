@@ -21,6 +21,8 @@ export interface InitiateSessionOptions {
   retry?: RetryOptions;
   timeouts?: TimeoutOptions;
   signal?: AbortSignal;
+  /** Allow plain http to a host that is not loopback (the token and the session URI would be exposed). @default false */
+  allowInsecureHttp?: boolean;
 }
 
 /** A bearer token, or a function that returns a fresh one (called for every attempt). */
@@ -129,7 +131,14 @@ function requireString(name: string, value: unknown): string {
 /** One initiation request, retried like an upload; any 2xx is the answer. */
 async function initiate(options: InitiateSessionOptions, headers: () => Promise<Record<string, string>>): Promise<TransportAnswer> {
   // The stream's own validation of the shared options (retry, timeouts, signal, dispatcher).
-  const resolved = resolveOptions({ url: options.url, retry: options.retry, timeouts: options.timeouts, signal: options.signal, dispatcher: options.dispatcher });
+  const resolved = resolveOptions({
+    url: options.url,
+    retry: options.retry,
+    timeouts: options.timeouts,
+    signal: options.signal,
+    dispatcher: options.dispatcher,
+    allowInsecureHttp: options.allowInsecureHttp,
+  });
   const transport = createUndiciTransport({ dispatcher: resolved.dispatcher, ...resolved.timeouts });
   const url = resolved.url as string;
   const what = `initiating a session at ${redactUrl(url)}`;

@@ -56,3 +56,23 @@ describe('options are validated at construction, naming the option', () => {
     await dispatcher.close();
   });
 });
+
+describe('plain http is refused except to loopback (the URI is a credential)', () => {
+  it.each(['http://storage.example/upload?upload_id=SECRET', 'http://10.0.0.5/u', 'http://[2001:db8::1]/u'])('%s → TypeError', (url) => {
+    expect(() => createResumableWriteStream({ url })).toThrow(/`url` to use https.*allowInsecureHttp/);
+    try {
+      createResumableWriteStream({ url });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('SECRET');
+    }
+  });
+
+  it.each(['http://127.0.0.1:9/u', 'http://127.8.9.10/u', 'http://localhost:9/u', 'http://[::1]:9/u', 'https://storage.example/u'])('%s is allowed', (url) => {
+    createResumableWriteStream({ url }).destroy();
+  });
+
+  it('allowInsecureHttp: true allows it; a non-boolean is a TypeError', () => {
+    createResumableWriteStream({ url: 'http://storage.example/u', allowInsecureHttp: true }).destroy();
+    expect(() => createResumableWriteStream({ url: 'http://storage.example/u', allowInsecureHttp: 'yes' as never })).toThrow(/`allowInsecureHttp` to be a boolean/);
+  });
+});

@@ -5,16 +5,38 @@ const bytes = (...values: number[]) => Uint8Array.from(values);
 const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((part) => Buffer.from(part)));
 
 describe('ReplayBuffer', () => {
-  it('views across buffers without copying whole ones', () => {
+  it('views across buffers; large writes are kept by reference, never copied', () => {
     const buffer = new ReplayBuffer();
-    const first = bytes(0, 1, 2);
+    const first = new Uint8Array(10_000).fill(1);
+    const second = new Uint8Array(20_000).fill(2);
     buffer.append(first);
+    buffer.append(second);
+    expect(buffer.view(0, 10_000)[0]).toBe(first);
+    expect(buffer.view(5, 1)[0]?.buffer).toBe(first.buffer);
+    const across = buffer.view(9_999, 2);
+    expect(across.map((part) => [...part])).toEqual([[1], [2]]);
+    expect(across[1]?.buffer).toBe(second.buffer);
+  });
+
+  it('small writes are copied once into shared blocks: few pieces per view', () => {
+    const buffer = new ReplayBuffer();
+    for (let index = 0; index < 200_000; index++) buffer.append(bytes(index & 255));
+    const parts = buffer.view(0, 200_000);
+    expect(parts.length).toBeLessThanOrEqual(4);
+    expect([...join(parts).subarray(0, 5)]).toEqual([0, 1, 2, 3, 4]);
+    expect(join(parts)[199_999]).toBe(199_999 & 255);
+  });
+
+  it('a view handed out stays valid while the block keeps growing, and after its release', () => {
+    const buffer = new ReplayBuffer();
+    buffer.append(bytes(0, 1, 2));
+    const early = buffer.view(0, 3);
     buffer.append(bytes(3, 4));
-    buffer.append(bytes(5, 6, 7, 8));
-    expect([...join(buffer.view(0, 9))]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    expect([...join(buffer.view(2, 5))]).toEqual([2, 3, 4, 5, 6]);
-    expect(buffer.view(0, 3)[0]).toBe(first);
-    expect(buffer.view(1, 1)[0]?.buffer).toBe(first.buffer);
+    expect([...join(early)]).toEqual([0, 1, 2]);
+    buffer.release(5);
+    buffer.append(bytes(5, 6));
+    expect([...join(buffer.view(5, 2))]).toEqual([5, 6]);
+    expect(buffer.bytesRetained).toBe(2);
   });
 
   it('releases whole buffers and refuses views of released bytes', () => {
