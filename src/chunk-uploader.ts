@@ -92,6 +92,8 @@ export class ChunkUploader {
   private restarts = 0;
   /** Offset of the last checkpoint: a new one only when the server confirmed more. */
   private lastCheckpoint = 0;
+  /** Bytes reserved from the shared memory budget, in whole chunks. */
+  private reserved = 0;
   private inFlightEnd = 0;
   private dataWaiter: Waiter | undefined;
   private roomWaiter: Waiter | undefined;
@@ -132,6 +134,38 @@ export class ChunkUploader {
   /** The loop's failure, if it failed. */
   get failed(): Error | undefined {
     return this.failure;
+  }
+
+  /**
+   * With a shared memory budget: hands the write over in parts that fit this stream's reservation,
+   * reserving whole chunks as needed (and waiting while the budget is exhausted).
+   */
+  async appendWithinBudget(chunk: Uint8Array): Promise<void> {
+    const budget = this.options.memoryBudget as NonNullable<ResolvedOptions['memoryBudget']>;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const room = this.reserved - this.buffer.bytesRetained;
+      if (room <= 0) {
+        await budget.acquire(this.options.chunkSize, this.signal);
+        this.reserved += this.options.chunkSize;
+        continue;
+      }
+      const part = chunk.subarray(offset, offset + room);
+      this.append(part);
+      offset += part.byteLength;
+      await this.waitForRoom();
+    }
+  }
+
+  /** Gives back whole chunks of the reservation that the bytes still held no longer need. */
+  private returnBudget(all = false): void {
+    const budget = this.options.memoryBudget;
+    if (!budget) return;
+    const chunk = this.options.chunkSize;
+    const keep = all ? 0 : Math.ceil(this.buffer.bytesRetained / chunk) * chunk;
+    if (this.reserved <= keep) return;
+    budget.release(this.reserved - keep);
+    this.reserved = keep;
   }
 
   /** Resolves when the writer may hand over more bytes: less than a chunk waits beyond the one in flight. */
@@ -438,6 +472,7 @@ export class ChunkUploader {
       this.digests.update(this.buffer.view(from, upTo - from));
     }
     this.buffer.release(upTo);
+    this.returnBudget();
   }
 
   /** A session factory may replace a gone session while every byte from 0 is still held. */
@@ -590,6 +625,7 @@ export class ChunkUploader {
 
   private fail(error: Error): void {
     this.failure ??= error;
+    this.returnBudget(true);
     for (const waiter of [this.dataWaiter, this.roomWaiter]) waiter?.reject(this.failure);
     this.dataWaiter = undefined;
     this.roomWaiter = undefined;

@@ -27,3 +27,4 @@ export { createFileCheckpointStore, parseCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint.js';
 export type { ChecksumOption, Digests } from './checksum.js';
 export type { SessionFactory } from './options.js';
+export { createMemoryBudget, MemoryBudget } from './memory-budget.js';

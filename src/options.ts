@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import type { ChecksumOption } from './checksum.js';
 import { CHUNK_ALIGNMENT } from './content-range.js';
+import { MemoryBudget } from './memory-budget.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
 export type SessionFactory = () => Promise<string | URL>;
@@ -76,6 +77,11 @@ export interface ResumableWriteStreamOptions {
   /** The Writable's highWaterMark, in bytes. @default Node's default */
   highWaterMark?: number;
   /**
+   * A budget shared with other streams (`createMemoryBudget(bytes)`): this stream reserves whole
+   * chunks from it and its writer waits while it is exhausted. Must hold at least one chunk.
+   */
+  memoryBudget?: MemoryBudget;
+  /**
    * Allow a plain `http:` session URI to a host that is not loopback. The URI is a credential:
    * over plain http anyone on the path can read it and write the object. @default false
    */
@@ -115,6 +121,7 @@ export interface ResolvedOptions {
   readonly resume: Checkpoint | 'from-store' | undefined;
   readonly resumeInput: 'from-start' | 'from-committed';
   readonly allowInsecureHttp: boolean;
+  readonly memoryBudget: MemoryBudget | undefined;
   readonly chunkSize: number;
   readonly totalSize: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
@@ -349,15 +356,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const allowInsecureHttp = raw.allowInsecureHttp === true;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
+  const memoryBudget = raw.memoryBudget;
+  if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
+    throw new TypeError(`Expected \`memoryBudget\` to come from createMemoryBudget(), received ${describe(memoryBudget)}`);
+  }
+  const chunkSize = validateChunkSize(raw.chunkSize);
+  if (memoryBudget && memoryBudget.limit < chunkSize) {
+    throw new RangeError(`Expected \`memoryBudget\` (${memoryBudget.limit} bytes) to hold at least one chunk (chunkSize ${chunkSize})`);
+  }
   return {
     allowInsecureHttp,
+    memoryBudget,
     url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,
     sessionFactory,
     checksum,
     checkpointStore,
     resume,
     resumeInput: validateResumeInput(raw.resumeInput, resume, checksum),
-    chunkSize: validateChunkSize(raw.chunkSize),
+    chunkSize,
     totalSize: raw.totalSize === undefined ? undefined : expectInteger('totalSize', raw.totalSize, 0),
     headers: validateHeaders(raw.headers),
     dispatcher: validateDispatcher(raw.dispatcher),

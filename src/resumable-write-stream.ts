@@ -112,6 +112,10 @@ export class ResumableWriteStream extends Writable {
       this.uploader.ready.then(() => this._write(chunk, _encoding, callback), callback);
       return;
     }
+    if (this.options.memoryBudget) {
+      this.uploader.appendWithinBudget(chunk).then(() => callback(), callback);
+      return;
+    }
     try {
       this.uploader.append(chunk);
     } catch (error) {
@@ -123,8 +127,11 @@ export class ResumableWriteStream extends Writable {
 
   /** Several writes that queued while one waited for room: handed over in one call. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    if (!this.uploader.isReady) {
-      this.uploader.ready.then(() => this._writev(chunks, callback), callback);
+    if (!this.uploader.isReady || this.options.memoryBudget) {
+      // One at a time: readiness and budget reservations are awaited per write.
+      const [first, ...rest] = chunks;
+      if (!first) return callback();
+      this._write(first.chunk, 'binary', (error) => (error ? callback(error) : rest.length ? this._writev(rest, callback) : callback()));
       return;
     }
     try {

@@ -57,7 +57,9 @@ const scenario = fc.record({
 
 const activeHandles = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout' || kind === 'TCPSocketWrap').length;
 
-async function runCase(spec: fc.RecordValue<typeof scenario extends fc.Arbitrary<infer T> ? T : never>): Promise<void> {
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+async function runCase(spec: Scenario): Promise<void> {
   // Without a checksum a corrupted byte cannot be detected: that is the documented trade-off.
   const faults = spec.checksum === false ? spec.faults.filter((rule) => rule.fault !== 'corrupt-byte') : spec.faults;
   const data = Buffer.alloc(spec.size);

@@ -29,7 +29,9 @@ createResumableWriteStream({
   signal: AbortSignal.timeout(1000),
 });
 
-expectError(createResumableWriteStream({}));
+expectError(createResumableWriteStream({ url: 42 }));
+expectError(createResumableWriteStream({ url: 'x', checksum: 'sha1' }));
+expectError(createResumableWriteStream({ url: 'x', resumeInput: 'middle' }));
 expectError(createResumableWriteStream({ url: 'x', chunkSize: '8MiB' }));
 expectError(createResumableWriteStream({ url: 'x', retry: { retries: 'many' } }));
 
