@@ -1,2 +1,0 @@
-export { createTestServer } from './test-server.js';
-export { parseFault } from './faults.js';
