@@ -145,13 +145,15 @@ const log = (line) => console.log(line);
 {
   const server = await startServer({});
   const rows = [];
-  for (const chunkSize of [8 * MiB, MiB]) {
-    const result = await measure(server, { kind: 'many', size: 16 * MiB, chunkSize, concurrency: QUICK ? 20 : 100 });
-    rows.push(`| ${QUICK ? 20 : 100} × 16 MiB, chunkSize ${sizeLabel(chunkSize)} | ${result.mibps.toFixed(0)} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} |`);
-    log(`scale ${sizeLabel(chunkSize)}: ${result.mibps.toFixed(0)} MiB/s, RSS +${mb(result.rssGrowth)} MiB`);
+  const streams = QUICK ? 20 : 100;
+  for (const [chunkSize, budget] of [[8 * MiB, undefined], [8 * MiB, 64 * MiB], [MiB, undefined], [MiB, 16 * MiB]]) {
+    const result = await measure(server, { kind: 'many', size: 16 * MiB, chunkSize, concurrency: streams, budget });
+    const budgetLabel = budget ? `${sizeLabel(budget)} (peak reserved ${mb(result.peakRetained)} MiB)` : 'none';
+    rows.push(`| ${streams} × 16 MiB, chunkSize ${sizeLabel(chunkSize)} | ${budgetLabel} | ${result.mibps.toFixed(0)} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} |`);
+    log(`scale ${sizeLabel(chunkSize)} budget ${budget ? sizeLabel(budget) : 'none'}: ${result.mibps.toFixed(0)} MiB/s, RSS +${mb(result.rssGrowth)} MiB`);
   }
   await server.stop();
-  sections.push(`## Scale: concurrent streams through one dispatcher\n\n| streams | total MiB/s | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) |\n|---|---|---|---|\n${rows.join('\n')}`);
+  sections.push(`## Scale: concurrent streams through one dispatcher, with and without a shared memory budget\n\n| streams | memoryBudget | total MiB/s | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) |\n|---|---|---|---|---|\n${rows.join('\n')}`);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

@@ -5,7 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Agent, request } from 'undici';
-import { createResumableWriteStream, initiateSession } from '../dist/index.js';
+import { createMemoryBudget, createResumableWriteStream, initiateSession } from '../dist/index.js';
 import { ReplayBuffer } from '../dist/replay-buffer.js';
 
 const spec = JSON.parse(process.argv[2]);
@@ -76,12 +76,13 @@ const runs = {
   },
   async many() {
     const dispatcher = new Agent({ connections: spec.concurrency });
+    const memoryBudget = spec.budget ? createMemoryBudget(spec.budget) : undefined;
     await Promise.all(Array.from({ length: spec.concurrency }, async (_, index) => {
       const url = await newSession(`many-${index}`);
-      await pipeline(source(spec.size), createResumableWriteStream({ url, chunkSize: spec.chunkSize, dispatcher }));
+      await pipeline(source(spec.size), createResumableWriteStream({ url, chunkSize: spec.chunkSize, dispatcher, ...(memoryBudget ? { memoryBudget } : {}) }));
     }));
     await dispatcher.close();
-    return { objectBytes: spec.size * spec.concurrency };
+    return { objectBytes: spec.size * spec.concurrency, ...(memoryBudget ? { peakRetained: memoryBudget.peakBytesReserved } : {}) };
   },
   async chunker() {
     // Chunk assembly only, no network: stream-chunker's Buffer.concat per write against our

@@ -99,6 +99,8 @@ export class ResumableWriteStream extends Writable {
    * DELETE to the session. Resolves with the status the server answered.
    */
   async cancel(): Promise<CancelResult> {
+    // A completed upload has nothing to cancel; DELETE would only waste a request.
+    if (this.uploader.state.complete) return { status: undefined };
     this.destroy(
       new AbortedError(`the upload was cancelled after ${this.bytesCommitted} committed bytes; it was not finalized`, this.uploader.context()),
     );

@@ -57,7 +57,9 @@ export function createUndiciTransport(options: UndiciTransportOptions): Transpor
         headersTimeout: options.headersTimeout,
         bodyTimeout: options.bodyTimeout,
       });
-      const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes);
+      // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
+      // a byte at a time cannot hold the upload forever.
+      const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
       return { status: answer.statusCode, headers: flattenHeaders(answer.headers), body: text, bodyTruncated: truncated };
     },
   };
@@ -77,22 +79,27 @@ function toBody(body: TransportRequest['body']): string | Uint8Array | Iterable<
   return body.length === 1 ? (body[0] as Uint8Array) : body;
 }
 
-async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: number, deadlineMs: number): Promise<{ text: string; truncated: boolean }> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    const room = maxBytes - size;
-    if (chunk.byteLength >= room) {
-      parts.push(chunk.subarray(0, room));
-      // Stop reading: a hostile multi-megabyte body must not fill memory. Destroying the body
-      // drops the connection, which is the price of not reading the rest.
-      body.destroy();
-      return { text: Buffer.concat(parts).toString('utf8'), truncated: chunk.byteLength > room };
+  const deadline = setTimeout(() => body.destroy(new undiciErrors.BodyTimeoutError()), deadlineMs);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      const room = maxBytes - size;
+      if (chunk.byteLength >= room) {
+        parts.push(chunk.subarray(0, room));
+        // Stop reading: a hostile multi-megabyte body must not fill memory. Destroying the body
+        // drops the connection, which is the price of not reading the rest.
+        body.destroy();
+        return { text: Buffer.concat(parts).toString('utf8'), truncated: chunk.byteLength > room };
+      }
+      parts.push(chunk);
+      size += chunk.byteLength;
     }
-    parts.push(chunk);
-    size += chunk.byteLength;
+    return { text: Buffer.concat(parts).toString('utf8'), truncated: false };
+  } finally {
+    clearTimeout(deadline);
   }
-  return { text: Buffer.concat(parts).toString('utf8'), truncated: false };
 }
 
 function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string | undefined> {

@@ -183,6 +183,14 @@ describe('destroy, signal, cancel, failed pipelines: nothing is finalized, nothi
     await expectClean(uri, dispatcher);
   });
 
+  it('cancel() after the upload completed sends nothing', async () => {
+    const uri = server.createSession();
+    const stream = createResumableWriteStream({ url: uri });
+    await pipeline(Readable.from([Buffer.alloc(10)]), stream);
+    expect(await stream.cancel()).toEqual({ status: undefined });
+    expect(server.session(uri).requests.map((entry) => entry.method)).toEqual(['PUT']);
+  });
+
   it('a failed pipeline never finalizes', async () => {
     const uri = server.createSession();
     const failing = new Readable({
@@ -270,6 +278,18 @@ describe('hostile servers → typed errors, never a hang', () => {
   it('a server that never answers: bounded by headersTimeout and the retry budget', async () => {
     const { error } = await run(() => {}, 10, { timeouts: { headersTimeout: 100 }, retry: { ...FAST_RETRY, retries: 1 } });
     expect(error).toMatchObject({ code: 'RWS_RETRIES_EXHAUSTED', cause: { code: 'RWS_TIMEOUT' } });
+  });
+
+  it('a server that trickles its answer body: bounded by bodyTimeout for the whole body', async () => {
+    const trickles: NodeJS.Timeout[] = [];
+    const started = Date.now();
+    const { error } = await run((_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      trickles.push(setInterval(() => res.write('x'), 20));
+    }, 10, { timeouts: { bodyTimeout: 300 }, retry: { ...FAST_RETRY, retries: 1 } });
+    for (const trickle of trickles) clearInterval(trickle);
+    expect(error).toMatchObject({ code: 'RWS_RETRIES_EXHAUSTED', cause: { code: 'RWS_TIMEOUT' } });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('a final answer whose body is not JSON is kept as text', async () => {
