@@ -93,6 +93,13 @@ const log = (line) => console.log(line);
   );
 }
 
+// --- 1b. CRC32C implementations ------------------------------------------------------------------
+{
+  const results = await runNode('crc32c.mjs', {});
+  sections.push(`## CRC32C implementations: 64 MiB, MiB/s (median of 5)\n\n| implementation | MiB/s |\n|---|---|\n${Object.entries(results).map(([name, mibps]) => `| ${name} | ${mibps} |`).join('\n')}`);
+  log(`crc32c: ${JSON.stringify(results)}`);
+}
+
 // --- 2. Chunk assembly: stream-chunker against ours ---------------------------------------------
 {
   const rows = [];
