@@ -233,12 +233,16 @@ export class ChunkUploader {
   /** Sends DELETE to the session (GCS answers 499); undefined when no session was created. */
   async deleteSession(): Promise<number | undefined> {
     if (this.url === undefined) return undefined;
-    const signal = AbortSignal.timeout(this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
+    // Bounded like any request, by a timer that goes away with the answer (no timer outlives cancel()).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('DELETE timed out')), this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
     try {
-      const answer = await this.transport.send({ ...this.baseRequest('DELETE', signal, this.url), maxBodyBytes: EXCERPT_CHARS });
+      const answer = await this.transport.send({ ...this.baseRequest('DELETE', deadline.signal, this.url), maxBodyBytes: EXCERPT_CHARS });
       return answer.status;
     } catch (error) {
       throw toTransportError(error, `cancelling the session ${this.redactedUrl}`, this.context()) ?? error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
