@@ -8,12 +8,11 @@
  * for users.
  */
 import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { StreamDigests, findMismatch, formatGoogHash, reportedDigests, type Digests } from './checksum.js';
+import { StreamDigests, formatGoogHash } from './checksum.js';
 import {
   AbortedError,
   CheckpointError,
   ChecksumMismatchError,
-  HttpStatusError,
   ProtocolError,
   ResumeMismatchError,
   SessionExpiredError,
@@ -24,7 +23,8 @@ import {
 } from './errors.js';
 import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { isRetryable, parseRetryAfter, sleep, withRetry, type RetryNotice } from './retry.js';
+import { isRetryable, sleep, withRetry, type RetryNotice } from './retry.js';
+import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
 import { UploadState, type ChunkRequest, type Interpretation, type UploadRequest } from './upload-state.js';
 
@@ -42,17 +42,7 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
-export interface UploadResult {
-  /** 200 or 201. */
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | undefined>>;
-  /** The answer's body: parsed when it is JSON (GCS object metadata), else the text. */
-  readonly body: unknown;
-  /** The stream's own digests of everything written (per the `checksum` option). */
-  readonly checksums: Digests;
-  /** Whether the server reported a digest and every digest both sides have matched. */
-  readonly verified: boolean;
-}
+export type { UploadResult } from './upload-answers.js';
 
 export interface UploaderHooks {
   onProgress(progress: UploadProgress): void;
@@ -62,8 +52,6 @@ export interface UploaderHooks {
 
 /** Enough of an answer body for JSON object metadata; more is never read. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
-/** Characters of an error body kept in messages and `bodyExcerpt`. */
-const EXCERPT_CHARS = 300;
 /** New sessions a session factory may be asked for after the previous one was gone. */
 const MAX_SESSION_RESTARTS = 3;
 
@@ -189,7 +177,7 @@ export class ChunkUploader {
     if (this.resumedAnswer) {
       // Resumed after the previous process finished: check what was written again against it.
       this.state.bytesCommitted = this.state.bytesWritten;
-      this.result = this.toResult(this.resumedAnswer);
+      this.result = checkFinalAnswer(this.resumedAnswer, this.state.bytesWritten, this.digests.digestWith([]), this);
     } else if (this.state.bytesWritten < this.state.bytesCommitted) {
       throw new ResumeMismatchError(
         `the input ended after ${this.state.bytesWritten} bytes, but the server already holds ${this.state.bytesCommitted}; nothing was finalized`,
@@ -334,7 +322,7 @@ export class ChunkUploader {
         // The server kept none of the chunk (308 without Range from 0, or a Range that did not
         // move): resend it, but as a retry, so a server that never persists can't loop forever.
         if (!this.state.complete && this.state.bytesCommitted === committedAtStart) {
-          throw this.noProgress(current);
+          throw noProgress(current, this);
         }
       },
       this.retryRun(() => (current ? `uploading ${describeRequest(current)}` : 'querying the upload status')),
@@ -387,7 +375,7 @@ export class ChunkUploader {
    * digests and whose answer speaks of them is a checksum mismatch (GCS refuses the object).
    */
   private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer, sentDigests: boolean): Promise<never> {
-    const rejected = this.statusError(answer, request, false);
+    const rejected = statusError(answer, request, false, this);
     if (sentDigests && /crc32c|md5|hash|checksum/i.test(answer.body)) {
       const algorithm = /md5/i.test(answer.body) && !/crc32c/i.test(answer.body) ? 'md5' : 'crc32c';
       const ours = this.digests.digestWith(this.buffer.view(request.start, request.length))[algorithm];
@@ -408,7 +396,7 @@ export class ChunkUploader {
       // The query failed too: report the 400 itself, which is what we know.
     }
     if (queryAnswer && this.state.interpretQueryAnswer(this.summarize(queryAnswer), true).type === 'session-expired') {
-      throw this.sessionExpired(queryAnswer, query);
+      throw sessionExpired(queryAnswer, query, this);
     }
     throw rejected;
   }
@@ -420,19 +408,19 @@ export class ChunkUploader {
         return;
       case 'complete':
         this.releaseCommitted();
-        this.result = this.toResult(answer);
+        this.result = checkFinalAnswer(answer, this.state.bytesWritten, this.digests.digestWith([]), this);
         this.onCommitted();
         return;
       case 'retryable':
-        throw this.statusError(answer, request, true, meaning.reason);
+        throw statusError(answer, request, true, this, meaning.reason);
       case 'session-expired':
-        throw this.sessionExpired(answer, request);
+        throw sessionExpired(answer, request, this);
       case 'protocol-error':
         throw new ProtocolError(`${meaning.reason} (${describeRequest(request)}, ${this.redactedUrl})`, this.context());
       case 'rejected':
       case 'check-session':
       case 'requery':
-        throw this.statusError(answer, request, false);
+        throw statusError(answer, request, false, this);
     }
   }
 
@@ -526,65 +514,6 @@ export class ChunkUploader {
     return { status: answer.status, range: answer.headers['range'] };
   }
 
-  /** The final answer, checked: its size and digests must be those of the bytes written. */
-  private toResult(answer: TransportAnswer): UploadResult {
-    const body = parseBody(answer);
-    const size = (body as { size?: unknown } | null)?.size;
-    // GCS reports the stored size: a mismatch means a truncated or padded object, never success.
-    if (size !== undefined && Number(size) !== this.state.bytesWritten) {
-      throw new ProtocolError(
-        `server finalized an object of ${String(size)} bytes but ${this.state.bytesWritten} were written (${this.redactedUrl})`,
-        this.context(),
-      );
-    }
-    const ours = this.digests.digestWith([]);
-    const theirs = reportedDigests(body, answer.headers['x-goog-hash']);
-    const mismatch = findMismatch(ours, theirs);
-    if (mismatch) {
-      throw new ChecksumMismatchError(
-        mismatch.name,
-        mismatch.ours,
-        mismatch.theirs,
-        `the stored object's ${mismatch.name} is ${mismatch.theirs}, but the bytes written have ${mismatch.ours} (${this.redactedUrl})`,
-        this.context(),
-      );
-    }
-    const verified = (ours.crc32c !== undefined && theirs.crc32c !== undefined) || (ours.md5 !== undefined && theirs.md5 !== undefined);
-    return { status: answer.status, headers: answer.headers, body, checksums: ours, verified };
-  }
-
-  private statusError(answer: TransportAnswer, request: UploadRequest, retryable: boolean, reason?: string): HttpStatusError {
-    const excerpt = answer.body.slice(0, EXCERPT_CHARS);
-    const why = reason && reason !== `status ${answer.status}` ? ` (${reason})` : '';
-    return new HttpStatusError(
-      answer.status,
-      excerpt,
-      retryable,
-      `${describeRequest(request)} to ${this.redactedUrl} answered ${answer.status}${why}` +
-        (excerpt ? `: ${JSON.stringify(excerpt)}` : ''),
-      { ...this.context(), retryAfterMs: parseRetryAfter(answer.headers['retry-after']) },
-    );
-  }
-
-  private noProgress(request: ChunkRequest): HttpStatusError {
-    return new HttpStatusError(
-      308,
-      '',
-      true,
-      `${describeRequest(request)} to ${this.redactedUrl}: the server persisted none of it (committed offset stays ${this.state.bytesCommitted})`,
-      this.context(),
-    );
-  }
-
-  private sessionExpired(answer: TransportAnswer, request: UploadRequest): SessionExpiredError {
-    return new SessionExpiredError(
-      answer.status,
-      `the upload session ${this.redactedUrl} is gone or expired (${describeRequest(request)} answered ${answer.status}); ` +
-        `${this.state.bytesCommitted} bytes were committed: start a new session`,
-      this.context(),
-    );
-  }
-
   private sizeMismatch(reason: string): SizeMismatchError {
     return new SizeMismatchError(this.options.totalSize ?? 0, this.state.bytesWritten, `${reason}; the upload was not finalized`, this.context());
   }
@@ -633,20 +562,5 @@ export class ChunkUploader {
     for (const waiter of [this.dataWaiter, this.roomWaiter]) waiter?.reject(this.failure);
     this.dataWaiter = undefined;
     this.roomWaiter = undefined;
-  }
-}
-
-function describeRequest(request: UploadRequest): string {
-  if (request.kind === 'query') return `status query (${request.contentRange})`;
-  return `${request.final ? 'final request' : 'chunk'} ${request.contentRange}`;
-}
-
-function parseBody(answer: TransportAnswer): unknown {
-  const type = answer.headers['content-type'] ?? '';
-  if (!type.includes('json') || answer.body === '') return answer.body;
-  try {
-    return JSON.parse(answer.body);
-  } catch {
-    return answer.body;
   }
 }
