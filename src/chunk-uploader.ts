@@ -52,6 +52,8 @@ export interface UploaderHooks {
 
 /** Enough of an answer body for JSON object metadata; more is never read. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
+/** Bytes hashed per turn of the event loop when hashing confirmed bytes in the background. */
+const RELEASE_SLICE = 1024 * 1024;
 /** New sessions a session factory may be asked for after the previous one was gone. */
 const MAX_SESSION_RESTARTS = 3;
 
@@ -82,6 +84,8 @@ export class ChunkUploader {
   private lastCheckpoint = 0;
   /** Bytes reserved from the shared memory budget, in whole chunks. */
   private reserved = 0;
+  /** The deferred hashing and release of confirmed bytes (see onCommitted). */
+  private releaseTimer: NodeJS.Immediate | undefined;
   private inFlightEnd = 0;
   private dataWaiter: Waiter | undefined;
   private roomWaiter: Waiter | undefined;
@@ -111,10 +115,11 @@ export class ChunkUploader {
   append(chunk: Uint8Array): void {
     const overflow = this.state.onWrite(chunk.byteLength);
     if (overflow !== undefined) throw this.sizeMismatch(overflow);
+    const start = this.buffer.bytesAppended;
     this.buffer.append(chunk);
     // A resumed stream written from byte 0 again: what the server already has is hashed, checked
     // and dropped at once (all of it when the previous process had finished the upload).
-    if (this.buffer.releasedOffset < this.state.bytesCommitted || this.resumedAnswer) this.releaseCommitted();
+    if (start < this.state.bytesCommitted || this.resumedAnswer) this.releaseCommitted();
     this.peakBytesRetained = Math.max(this.peakBytesRetained, this.buffer.bytesRetained);
     this.wakeLoop();
   }
@@ -167,7 +172,8 @@ export class ChunkUploader {
 
   /** Room for the writer; always, when a resumed upload was already complete (bytes are only hashed). */
   hasRoom(): boolean {
-    return this.resumedAnswer !== undefined || !this.state.isFull(this.inFlightEnd);
+    const unreleased = Math.max(0, Math.min(this.state.bytesCommitted, this.buffer.bytesAppended) - this.buffer.releasedOffset);
+    return this.resumedAnswer !== undefined || !this.state.isFull(this.inFlightEnd, unreleased);
   }
 
   /** The writer's end: from now on the next request that takes the rest is the final one. */
@@ -344,6 +350,8 @@ export class ChunkUploader {
     // The bytes in flight no longer count as waiting: the writer may fill the next chunk now.
     this.notifyRoom();
     try {
+      // The final digest covers [0, start): catch up any deferred hashing first.
+      if (request.final) this.releaseCommitted();
       const body = this.buffer.view(request.start, request.length);
       const googHash = request.final ? formatGoogHash(this.digests.digestWith(body)) : undefined;
       const answer = await this.exchange(request, body, googHash === undefined ? {} : { 'x-goog-hash': googHash });
@@ -424,28 +432,53 @@ export class ChunkUploader {
     }
   }
 
-  /** After every acknowledgement, from a chunk's answer or a status query alike. */
+  /**
+   * After every acknowledgement, from a chunk's answer or a status query alike. The confirmed
+   * bytes are hashed and released *after* the next request is on its way (a deferred step, or the
+   * next write, whichever comes first): hashing right here would leave the connection idle while
+   * the CPU hashes, which costs most when the network is the limit.
+   */
   private onCommitted(): void {
-    this.releaseCommitted();
+    if (this.state.complete) this.releaseCommitted();
+    else this.releaseSoon();
     this.notifyRoom();
     this.hooks.onProgress(this.progress());
-    const advanced = this.state.bytesCommitted > this.lastCheckpoint;
-    if (advanced && !this.state.complete && this.url !== undefined && this.digests.offset === this.state.bytesCommitted) {
-      this.lastCheckpoint = this.state.bytesCommitted;
-      this.hooks.onCheckpoint(
-        makeCheckpoint({
-          url: this.url,
-          bytesCommitted: this.state.bytesCommitted,
-          ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}),
-        }),
-      );
-    }
   }
 
-  /** Hashes and drops every held byte the server has confirmed. */
-  private releaseCommitted(): void {
-    const upTo = this.resumedAnswer ? this.buffer.bytesAppended : Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
+  /**
+   * Hashes confirmed bytes a slice per turn of the event loop: one long hash (40 ms of MD5 for a
+   * 16 MiB chunk) would keep undici from feeding the socket meanwhile.
+   */
+  private releaseSoon(): void {
+    this.releaseTimer ??= setImmediate(() => {
+      this.releaseTimer = undefined;
+      try {
+        this.releaseCommitted(RELEASE_SLICE);
+      } catch (error) {
+        // The re-written input differs from the checkpoint: stop the request in flight too.
+        this.fail(error as Error);
+        this.controller.abort(error);
+        return;
+      }
+      this.notifyRoom();
+      if (this.buffer.releasedOffset < Math.min(this.state.bytesCommitted, this.buffer.bytesAppended)) this.releaseSoon();
+    });
+  }
+
+  private onReleased(): void {
+    const committed = this.state.bytesCommitted;
+    if (committed <= this.lastCheckpoint || this.state.complete || this.url === undefined || this.digests.offset !== committed) return;
+    this.lastCheckpoint = committed;
+    this.hooks.onCheckpoint(
+      makeCheckpoint({ url: this.url, bytesCommitted: committed, ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}) }),
+    );
+  }
+
+  /** Hashes and drops held bytes the server has confirmed: all of them, or at most `maxBytes`. */
+  private releaseCommitted(maxBytes = Number.POSITIVE_INFINITY): void {
     let from = this.buffer.releasedOffset;
+    const confirmed = this.resumedAnswer ? this.buffer.bytesAppended : Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
+    const upTo = Math.min(confirmed, from + maxBytes);
     if (upTo <= from) return;
     if (this.digests.kind !== false) {
       const check = this.verifyPrefix;
@@ -465,6 +498,7 @@ export class ChunkUploader {
     }
     this.buffer.release(upTo);
     this.returnBudget();
+    this.onReleased();
   }
 
   /** A session factory may replace a gone session while every byte from 0 is still held. */
@@ -520,7 +554,7 @@ export class ChunkUploader {
 
   private abortError(): ResumableUploadError {
     const reason: unknown = this.signal.reason;
-    if (reason instanceof AbortedError) return reason;
+    if (reason instanceof AbortedError || reason instanceof ResumeMismatchError) return reason;
     return new AbortedError(`the upload was aborted after ${this.state.bytesCommitted} committed bytes; it was not finalized`, {
       ...this.context(),
       cause: reason,
@@ -558,6 +592,8 @@ export class ChunkUploader {
 
   private fail(error: Error): void {
     this.failure ??= error;
+    if (this.releaseTimer) clearImmediate(this.releaseTimer);
+    this.releaseTimer = undefined;
     this.returnBudget(true);
     for (const waiter of [this.dataWaiter, this.roomWaiter]) waiter?.reject(this.failure);
     this.dataWaiter = undefined;

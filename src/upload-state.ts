@@ -95,10 +95,14 @@ export class UploadState {
     return undefined;
   }
 
-  /** Bytes the writer may not yet hand over: waiting beyond the request in flight. */
-  isFull(inFlightEnd: number): boolean {
+  /**
+   * Whether the writer must wait: a full chunk waits beyond the request in flight. `unreleased`
+   * counts confirmed bytes still held (their hashing is deferred): they take room too, so what
+   * is held stays within 2 × chunkSize + one write.
+   */
+  isFull(inFlightEnd: number, unreleased = 0): boolean {
     if (this.declaredTotal !== undefined && this.bytesWritten >= this.declaredTotal) return false;
-    const waiting = this.bytesWritten - Math.max(this.bytesCommitted, inFlightEnd);
+    const waiting = this.bytesWritten - Math.max(this.bytesCommitted, inFlightEnd) + unreleased;
     return waiting >= this.chunkSize;
   }
 
