@@ -2,10 +2,14 @@
  * Every size edge, plain and through gzip, against the loopback server: the stored object's
  * sha256 equals the input's, and the exact Content-Range sequence is what the protocol says.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResumableWriteStream } from '../../src/index.js';
 import { createTestServer, type TestServer } from '../../src/testing/index.js';
 import { K256, sha256, storedBytes, upload } from './helpers.js';
+import { createScriptedServer } from './scripted-server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -99,5 +103,34 @@ describe('Redivis dialect: 200 to accepted non-final chunks', () => {
     expect(outcome.wire[0]).toBe('bytes 0-524287/* 200');
     expect(outcome.wire[1]).toBe('bytes 262144-786431/* 200');
     expect(sha256(storedBytes(redivis, outcome.uri) as Buffer)).toBe(sha256(outcome.data));
+  });
+});
+
+describe('events and options on the wire', () => {
+  it("'progress' after every acknowledgement: monotonic, ending at the total", async () => {
+    const uri = server.createSession({ faults: ['return-503-after-256K'] });
+    const stream = createResumableWriteStream({ url: uri, chunkSize: CHUNK, retry: { minTimeout: 1 } });
+    const seen: Array<{ bytesWritten: number; bytesCommitted: number }> = [];
+    stream.on('progress', (progress) => seen.push(progress));
+    await pipeline(Readable.from([Buffer.alloc(3 * CHUNK + 5)]), stream);
+    const committed = seen.map((progress) => progress.bytesCommitted);
+    expect(committed).toEqual([...committed].sort((a, b) => a - b));
+    expect(seen.at(-1)).toEqual({ bytesWritten: 3 * CHUNK + 5, bytesCommitted: 3 * CHUNK + 5 });
+    // One per acknowledgement: every 308/200 answer and the status query after the fault.
+    const acknowledgements = server.session(uri).requests.filter((entry) => entry.status === 308 || entry.status === 200).length;
+    expect(seen.length).toBe(acknowledgements);
+  });
+
+  it('extra headers reach the server on every request; the stream owns Content-Range', async () => {
+    const headers: Array<string | undefined> = [];
+    const scripted = await createScriptedServer((request, res, req) => {
+      headers.push(req.headers['x-goog-meta-source'] as string | undefined);
+      if (request.contentRange?.endsWith('/*')) res.writeHead(308, { range: `bytes=0-${K256 - 1}` }).end();
+      else res.writeHead(200).end();
+    });
+    await pipeline(Readable.from([Buffer.alloc(K256 + 1)]), createResumableWriteStream({ url: scripted.url, chunkSize: K256, headers: { 'X-Goog-Meta-Source': 'nightly' } }));
+    expect(headers).toEqual(['nightly', 'nightly']);
+    expect(scripted.hits.map((hit) => hit.contentRange)).toEqual(['bytes 0-262143/*', 'bytes 262144-262144/262145']);
+    await scripted.close();
   });
 });
