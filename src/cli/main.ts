@@ -67,7 +67,21 @@ async function main(argv: string[]): Promise<number> {
 
 // --- upload -------------------------------------------------------------------------------------
 
+interface UploadPlan {
+  readonly options: ResumableWriteStreamOptions;
+  readonly input: string | undefined;
+  readonly gzip: boolean;
+  readonly mode: ReporterMode;
+  /** The exact command that resumes this upload (without the session URL). */
+  readonly resumeCommand: string;
+}
+
 async function upload(args: string[]): Promise<number> {
+  return runUpload(planUpload(args));
+}
+
+/** Reads `rws upload`'s arguments into stream options; every mistake is a UsageError. */
+function planUpload(args: string[]): UploadPlan {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -93,56 +107,56 @@ async function upload(args: string[]): Promise<number> {
     throw new UsageError('--resume FILE already saves checkpoints to FILE; --checkpoint must be the same file or left out');
   }
   if (values.continue && url === undefined) throw new UsageError('--continue needs the session URL');
-
   const checkpointFile = values.resume ?? values.checkpoint;
-  const checksum = parseChecksum(values.checksum);
-  const totalSize = values.total === undefined ? undefined : parseSize('--total', values.total);
   const options: ResumableWriteStreamOptions = {
     ...(url === undefined ? {} : { url }),
     ...(values['chunk-size'] === undefined ? {} : { chunkSize: parseSize('--chunk-size', values['chunk-size']) }),
-    ...(totalSize === undefined ? {} : { totalSize }),
-    checksum,
+    ...(values.total === undefined ? {} : { totalSize: parseSize('--total', values.total) }),
+    checksum: parseChecksum(values.checksum),
     headers: parseHeaders(values.header ?? []),
     ...(checkpointFile === undefined ? {} : { checkpointStore: createFileCheckpointStore(checkpointFile) }),
     ...(values.resume !== undefined ? { resume: true as const } : {}),
     ...(values.continue && url !== undefined ? { resume: parseCheckpoint({ version: 1, url, bytesCommitted: 0 }) } : {}),
     ...(values.retries === undefined ? {} : { retry: { retries: parseCount('--retries', values.retries) } }),
   };
-  const source: Readable = input === undefined || input === '-' ? process.stdin : createReadStream(input);
-  const resumeCommand = buildResumeCommand(values, input, checkpointFile);
+  return {
+    options,
+    input,
+    gzip: values.gzip === true,
+    mode: values.json ? 'json' : process.stderr.isTTY ? 'tty' : 'lines',
+    resumeCommand: buildResumeCommand(values, input, checkpointFile),
+  };
+}
 
+/** Runs the upload with its reporter; Ctrl-C aborts it without finalizing. Returns the exit status. */
+async function runUpload(plan: UploadPlan): Promise<number> {
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   let stream;
   try {
-    stream = createResumableWriteStream({ ...options, signal: controller.signal });
+    stream = createResumableWriteStream({ ...plan.options, signal: controller.signal });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const mode: ReporterMode = values.json ? 'json' : process.stderr.isTTY ? 'tty' : 'lines';
-  const reporter = createReporter(mode, totalSize);
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const reporter = createReporter(plan.mode, plan.options.totalSize);
   stream.on('progress', (progress) => reporter.progress(progress));
   stream.on('retry', (event) => reporter.retry(event));
   stream.on('checkpoint', (checkpoint) => reporter.checkpoint(checkpoint.bytesCommitted));
+  const source: Readable = plan.input === undefined || plan.input === '-' ? process.stdin : createReadStream(plan.input);
   const started = performance.now();
   try {
-    await (values.gzip ? pipeline(source, createGzip(), stream) : pipeline(source, stream));
+    await (plan.gzip ? pipeline(source, createGzip(), stream) : pipeline(source, stream));
     reporter.done(stream.result, { bytesWritten: stream.bytesWritten, seconds: (performance.now() - started) / 1000 });
     return 0;
   } catch (error) {
     const failure = error as Error;
-    const interrupted = controller.signal.aborted;
     const code = failure instanceof ResumableUploadError ? failure.code : String((failure as { code?: unknown }).code ?? failure.name);
-    const gone = code === 'RWS_SESSION_EXPIRED' || code === 'RWS_RESUME_MISMATCH' || code === 'RWS_CHECKSUM_MISMATCH';
-    reporter.failed({
-      code,
-      message: failure.message,
-      bytesCommitted: stream.bytesCommitted,
-      resume: gone ? undefined : resumeCommand,
-      interrupted,
-    });
+    // A gone session, a changed input or a refused object cannot be resumed: no command then.
+    const resumable = !['RWS_SESSION_EXPIRED', 'RWS_RESUME_MISMATCH', 'RWS_CHECKSUM_MISMATCH'].includes(code);
+    const interrupted = controller.signal.aborted;
+    reporter.failed({ code, message: failure.message, bytesCommitted: stream.bytesCommitted, resume: resumable ? plan.resumeCommand : undefined, interrupted });
     return interrupted ? 130 : 1;
   } finally {
     process.off('SIGINT', onSignal);
