@@ -142,7 +142,8 @@ describe('rws upload', () => {
     const checkpoint = join(directory, 'sigint.json');
     const run = await rws(['upload', url, '--chunk-size', '256KiB', '--checkpoint', checkpoint], {
       stdin: makeData(8 * K256),
-      onStart: (child) => setTimeout(() => child.kill('SIGINT'), 400),
+      // Only once the upload reports progress: the CLI has its handler installed by then.
+      onStart: (child) => child.stderr?.once('data', () => child.kill('SIGINT')),
     });
     expect(run.code).toBe(130);
     expect(run.stderr).toMatch(/interrupted; \d+ bytes were committed and nothing was finalized/);
