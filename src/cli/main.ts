@@ -4,7 +4,7 @@
  * Exit status: 0 success, 1 the upload failed, 2 usage error, 130 interrupted (Ctrl-C).
  * The session URL is a credential: only `rws init`, whose job it is, prints one.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -107,6 +107,9 @@ function planUpload(args: string[]): UploadPlan {
     throw new UsageError('--resume FILE already saves checkpoints to FILE; --checkpoint must be the same file or left out');
   }
   if (values.continue && url === undefined) throw new UsageError('--continue needs the session URL');
+  if (input !== undefined && input !== '-' && !statSync(input, { throwIfNoEntry: false })?.isFile()) {
+    throw new UsageError(`no such file: ${input}`);
+  }
   const checkpointFile = values.resume ?? values.checkpoint;
   const options: ResumableWriteStreamOptions = {
     ...(url === undefined ? {} : { url }),

@@ -161,6 +161,7 @@ describe('rws upload', () => {
     [['upload', 'http://127.0.0.1:9/x', '--header', 'nocolon'], /--header expects 'Name: value'/],
     [['upload', 'http://127.0.0.1:9/x', '--bogus'], /Unknown option '--bogus'/],
     [['frobnicate'], /unknown command "frobnicate"/],
+    [['upload', 'http://127.0.0.1:9/x', '/nonexistent/input.bin'], /no such file: \/nonexistent\/input.bin/],
     [['init', 'gcs'], /needs --bucket and --name/],
     [['serve', '--fault', 'return-sometimes'], /Unknown fault/],
   ])('bad arguments %j → exit 2, a clear message, no stack trace', async (args, message) => {
