@@ -172,8 +172,13 @@ export class ChunkUploader {
 
   /** Room for the writer; always, when a resumed upload was already complete (bytes are only hashed). */
   hasRoom(): boolean {
-    const unreleased = Math.max(0, Math.min(this.state.bytesCommitted, this.buffer.bytesAppended) - this.buffer.releasedOffset);
+    const unreleased = Math.max(0, this.confirmedHeld - this.buffer.releasedOffset);
     return this.resumedAnswer !== undefined || !this.state.isFull(this.inFlightEnd, unreleased);
+  }
+
+  /** Offset up to which held bytes are confirmed (all of them when a resume found the upload done). */
+  private get confirmedHeld(): number {
+    return this.resumedAnswer ? this.buffer.bytesAppended : Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
   }
 
   /** The writer's end: from now on the next request that takes the rest is the final one. */
@@ -434,9 +439,10 @@ export class ChunkUploader {
 
   /**
    * After every acknowledgement, from a chunk's answer or a status query alike. The confirmed
-   * bytes are hashed and released *after* the next request is on its way (a deferred step, or the
-   * next write, whichever comes first): hashing right here would leave the connection idle while
-   * the CPU hashes, which costs most when the network is the limit.
+   * bytes are hashed and released *after* the next request is on its way (in slices, see
+   * releaseSoon; a final request catches up first): hashing right here would leave the connection
+   * idle while the CPU hashes, which costs most when the network is the limit. Until released
+   * they count against the writer's room (hasRoom), so the memory bound holds.
    */
   private onCommitted(): void {
     if (this.state.complete) this.releaseCommitted();
@@ -461,7 +467,7 @@ export class ChunkUploader {
         return;
       }
       this.notifyRoom();
-      if (this.buffer.releasedOffset < Math.min(this.state.bytesCommitted, this.buffer.bytesAppended)) this.releaseSoon();
+      if (this.buffer.releasedOffset < this.confirmedHeld) this.releaseSoon();
     });
   }
 
@@ -477,25 +483,24 @@ export class ChunkUploader {
   /** Hashes and drops held bytes the server has confirmed: all of them, or at most `maxBytes`. */
   private releaseCommitted(maxBytes = Number.POSITIVE_INFINITY): void {
     let from = this.buffer.releasedOffset;
-    const confirmed = this.resumedAnswer ? this.buffer.bytesAppended : Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
-    const upTo = Math.min(confirmed, from + maxBytes);
+    const upTo = Math.min(this.confirmedHeld, from + maxBytes);
     if (upTo <= from) return;
-    if (this.digests.kind !== false) {
-      const check = this.verifyPrefix;
-      if (check && from < check.offset && check.offset <= upTo) {
-        this.digests.update(this.buffer.view(from, check.offset - from));
-        from = check.offset;
-        this.verifyPrefix = undefined;
-        if (this.digests.crc32cState !== check.crc32cState) {
-          throw new ResumeMismatchError(
-            `the input written again differs from the bytes uploaded before: CRC32C of its first ${check.offset} bytes ` +
-              `does not match the checkpoint; nothing more was sent`,
-            this.context(),
-          );
-        }
+    const check = this.verifyPrefix;
+    if (check && from < check.offset && check.offset <= upTo) {
+      this.digests.update(this.buffer.view(from, check.offset - from));
+      from = check.offset;
+      this.verifyPrefix = undefined;
+      if (this.digests.crc32cState !== check.crc32cState) {
+        throw new ResumeMismatchError(
+          `the input written again differs from the bytes uploaded before: CRC32C of its first ${check.offset} bytes ` +
+            `does not match the checkpoint; nothing more was sent`,
+          this.context(),
+        );
       }
-      this.digests.update(this.buffer.view(from, upTo - from));
     }
+    // Always through the digests, even with `checksum: false`: their offset is what checkpoints
+    // are cut at (they then only count).
+    this.digests.update(this.buffer.view(from, upTo - from));
     this.buffer.release(upTo);
     this.returnBudget();
     this.onReleased();
@@ -520,9 +525,10 @@ export class ChunkUploader {
   private async exchange(request: UploadRequest, body: Uint8Array[] | undefined, extraHeaders: Record<string, string> = {}): Promise<TransportAnswer> {
     const url = this.url ?? (await this.createSession());
     this.state.onSend(request);
+    const base = this.baseRequest('PUT', this.signal, url);
     const sent: TransportRequest = {
-      ...this.baseRequest('PUT', this.signal, url),
-      headers: { ...this.options.headers, ...extraHeaders, 'content-range': request.contentRange },
+      ...base,
+      headers: { ...base.headers, ...extraHeaders, 'content-range': request.contentRange },
       ...(body === undefined ? {} : { body }),
     };
     try {

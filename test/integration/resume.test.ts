@@ -53,6 +53,15 @@ describe('checkpoints', () => {
     expect(inspect(first)).toContain('upload_id=…');
   });
 
+  it('checkpoints come with checksum: false too (without crc32cState)', async () => {
+    const stream = createResumableWriteStream({ url: server.createSession(), chunkSize: K256, checksum: false });
+    const checkpoints: Checkpoint[] = [];
+    stream.on('checkpoint', (checkpoint) => checkpoints.push(checkpoint));
+    await pipeline(source(makeData(3 * K256 + 1)), stream);
+    expect(checkpoints.map((checkpoint) => checkpoint.bytesCommitted)).toEqual([K256, 2 * K256, 3 * K256]);
+    expect(checkpoints.every((checkpoint) => checkpoint.crc32cState === undefined)).toBe(true);
+  });
+
   it('the file store writes atomically with mode 0600, loads, and clears', async () => {
     const path = join(directory, 'store.json');
     const store = createFileCheckpointStore(path);
