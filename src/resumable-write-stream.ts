@@ -109,35 +109,29 @@ export class ResumableWriteStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.uploader.isReady) {
-      // A resumed upload first learns where the server stands; bytes wait until then.
-      this.uploader.ready.then(() => this._write(chunk, _encoding, callback), callback);
-      return;
-    }
-    if (this.options.memoryBudget) {
-      this.uploader.appendWithinBudget(chunk).then(() => callback(), callback);
-      return;
-    }
-    try {
-      this.uploader.append(chunk);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.afterAppend(callback);
+    this.handOver([chunk], callback);
   }
 
   /** Several writes that queued while one waited for room: handed over in one call. */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    if (!this.uploader.isReady || this.options.memoryBudget) {
-      // One at a time: readiness and budget reservations are awaited per write.
-      const [first, ...rest] = chunks;
-      if (!first) return callback();
-      this._write(first.chunk, 'binary', (error) => (error ? callback(error) : rest.length ? this._writev(rest, callback) : callback()));
+    this.handOver(chunks.map(({ chunk }) => chunk), callback);
+  }
+
+  private handOver(chunks: Buffer[], callback: (error?: Error | null) => void): void {
+    if (!this.uploader.isReady) {
+      // A resumed upload first learns where the server stands; bytes wait until then.
+      this.uploader.ready.then(() => this.handOver(chunks, callback), callback);
+      return;
+    }
+    if (this.options.memoryBudget) {
+      const appendAll = async () => {
+        for (const chunk of chunks) await this.uploader.appendWithinBudget(chunk);
+      };
+      appendAll().then(() => callback(), callback);
       return;
     }
     try {
-      for (const { chunk } of chunks) this.uploader.append(chunk);
+      for (const chunk of chunks) this.uploader.append(chunk);
     } catch (error) {
       callback(error as Error);
       return;
