@@ -9,6 +9,8 @@ import { HttpStatusError, ProtocolError, redactUrl } from './errors.js';
 import { resolveOptions, type RetryOptions, type TimeoutOptions } from './options.js';
 import { parseRetryAfter, withRetry } from './retry.js';
 import { createUndiciTransport, toTransportError, type TransportAnswer } from './transport.js';
+import { EXCERPT_CHARS } from './upload-answers.js';
+import { isRetryableStatus } from './upload-state.js';
 
 export interface InitiateSessionOptions {
   /** The initiation endpoint. */
@@ -159,9 +161,8 @@ async function initiate(options: InitiateSessionOptions, headers: () => Promise<
         throw toTransportError(error, `${what} failed`, {}) ?? error;
       }
       if (answer.status >= 200 && answer.status < 300) return answer;
-      const retryable = [408, 429, 500, 502, 503, 504].includes(answer.status);
-      const excerpt = answer.body.slice(0, 300);
-      throw new HttpStatusError(answer.status, excerpt, retryable, `${what}: answered ${answer.status}${excerpt ? `: ${JSON.stringify(excerpt)}` : ''}`, {
+      const excerpt = answer.body.slice(0, EXCERPT_CHARS);
+      throw new HttpStatusError(answer.status, excerpt, isRetryableStatus(answer.status), `${what}: answered ${answer.status}${excerpt ? `: ${JSON.stringify(excerpt)}` : ''}`, {
         retryAfterMs: parseRetryAfter(answer.headers['retry-after']),
       });
     },

@@ -211,8 +211,13 @@ export class UploadState {
   }
 }
 
+/** 408, 429, 500, 502, 503, 504: worth a retry (PROTOCOL §5), for uploads and initiation alike. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status);
+}
+
 function classifyFailure(status: number): Interpretation {
-  if (RETRYABLE_STATUSES.has(status)) return { type: 'retryable', reason: `status ${status}` };
+  if (isRetryableStatus(status)) return { type: 'retryable', reason: `status ${status}` };
   if (SESSION_GONE_STATUSES.has(status)) return { type: 'session-expired' };
   // Every other status, 3xx redirects included (never followed: the URI is a credential).
   return { type: 'rejected' };
