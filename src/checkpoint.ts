@@ -7,11 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { redactUrl } from './errors.js';
+import type { ProtocolName } from './protocol.js';
 
 export interface Checkpoint {
   readonly version: 1;
   /** The session URI: a credential. */
   readonly url: string;
+  /** The protocol the upload speaks (absent in files written before tus: `'gcs'`). */
+  readonly protocol: ProtocolName;
   /** Bytes the server had confirmed when the checkpoint was made. */
   readonly bytesCommitted: number;
   /** Raw CRC32C of bytes [0, bytesCommitted), when the stream computes CRC32C. */
@@ -30,10 +33,11 @@ export interface CheckpointStore {
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
 /** A checkpoint object whose inspection redacts the URI. */
-export function makeCheckpoint(fields: Omit<Checkpoint, 'version' | 'createdAt'> & { createdAt?: string }): Checkpoint {
+export function makeCheckpoint(fields: Omit<Checkpoint, 'version' | 'createdAt' | 'protocol'> & { createdAt?: string; protocol?: ProtocolName }): Checkpoint {
   const checkpoint: Checkpoint = {
     version: 1,
     url: fields.url,
+    protocol: fields.protocol ?? 'gcs',
     bytesCommitted: fields.bytesCommitted,
     ...(fields.crc32cState === undefined ? {} : { crc32cState: fields.crc32cState }),
     createdAt: fields.createdAt ?? new Date().toISOString(),
@@ -53,12 +57,16 @@ export function parseCheckpoint(value: unknown): Checkpoint {
   if (!Number.isSafeInteger(raw.bytesCommitted) || (raw.bytesCommitted as number) < 0) {
     throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
   }
+  if (raw.protocol !== undefined && raw.protocol !== 'gcs' && raw.protocol !== 'tus') {
+    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs' or 'tus', received ${JSON.stringify(raw.protocol)}`);
+  }
   const crc = raw.crc32cState;
   if (crc !== undefined && (!Number.isInteger(crc) || (crc as number) < 0 || (crc as number) > 0xffffffff)) {
     throw new TypeError('Expected a checkpoint `crc32cState` to be a uint32');
   }
   return makeCheckpoint({
     url: raw.url,
+    protocol: (raw.protocol as ProtocolName | undefined) ?? 'gcs',
     bytesCommitted: raw.bytesCommitted as number,
     ...(crc === undefined ? {} : { crc32cState: crc as number }),
     createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(0).toISOString(),

@@ -1,14 +1,15 @@
 /**
- * The I/O driver: plan a request (upload-state), send it (transport), interpret the answer,
- * release what the server confirmed (replay-buffer) and hash it (checksum). One request is in
- * flight at a time while the writer fills the next chunk. After any failed attempt the server is
- * asked where it stands before anything is resent: its committed offset is the only truth.
+ * The I/O driver: plan a request (upload-state), put it on the wire (the protocol, then the
+ * transport), interpret the answer, release what the server confirmed (replay-buffer) and hash
+ * it (checksum). One request is in flight at a time while the writer fills the next chunk. After
+ * any failed attempt the server is asked where it stands before anything is resent: its
+ * committed offset is the only truth.
  *
  * Coordination is by awaited promises: the loop awaits data, writers await room; events are only
  * for users.
  */
 import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { StreamDigests, formatGoogHash } from './checksum.js';
+import { StreamDigests } from './checksum.js';
 import {
   AbortedError,
   CheckpointError,
@@ -22,11 +23,13 @@ import {
   type ResumableUploadError,
 } from './errors.js';
 import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
+import type { UploadProtocol, WireRequest } from './protocol.js';
+import { PROTOCOLS } from './protocols/index.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, sleep, withRetry, type RetryNotice } from './retry.js';
 import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
-import { UploadState, type ChunkRequest, type Interpretation, type UploadRequest } from './upload-state.js';
+import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
 export interface UploadProgress {
   readonly bytesWritten: number;
@@ -72,6 +75,9 @@ export class ChunkUploader {
   readonly ready: Promise<number>;
   isReady = false;
 
+  private readonly protocol: UploadProtocol;
+  /** A fresh upload on a protocol that asks where it stands before its first chunk (tus). */
+  private mustQueryFirst: boolean;
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private url: string | undefined;
@@ -98,6 +104,8 @@ export class ChunkUploader {
     private readonly hooks: UploaderHooks,
   ) {
     this.state = new UploadState(options.chunkSize, options.totalSize);
+    this.protocol = PROTOCOLS[options.protocol]();
+    this.mustQueryFirst = this.protocol.queriesBeforeFirstChunk;
     this.signal = options.signal ? AbortSignal.any([this.controller.signal, options.signal]) : this.controller.signal;
     this.url = options.url;
     this.digests = new StreamDigests(options.checksum);
@@ -209,6 +217,7 @@ export class ChunkUploader {
           continue;
         }
         try {
+          if (this.mustQueryFirst) await this.queryFirst();
           await this.step();
         } catch (error) {
           if (!this.restartSession(error)) throw error;
@@ -229,14 +238,14 @@ export class ChunkUploader {
     this.buffer.clear();
   }
 
-  /** Sends DELETE to the session (GCS answers 499); undefined when no session was created. */
+  /** Cancels the upload on the server (DELETE: GCS answers 499, tus 204); undefined when no session was created. */
   async deleteSession(): Promise<number | undefined> {
     if (this.url === undefined) return undefined;
     // Bounded like any request, by a timer that goes away with the answer (no timer outlives cancel()).
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('DELETE timed out')), this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
     try {
-      const answer = await this.transport.send({ ...this.baseRequest('DELETE', deadline.signal, this.url), maxBodyBytes: EXCERPT_CHARS });
+      const answer = await this.transport.send({ ...this.baseRequest(this.protocol.cancelRequest(), deadline.signal, this.url), maxBodyBytes: EXCERPT_CHARS });
       return answer.status;
     } catch (error) {
       throw toTransportError(error, `cancelling the session ${this.redactedUrl}`, this.context()) ?? error;
@@ -277,17 +286,18 @@ export class ChunkUploader {
   private async queryOnResume(checkpoint: Checkpoint): Promise<void> {
     // The crashed process may have sent anything: the server's answer bounds what was sent.
     this.state.bytesSent = Number.MAX_SAFE_INTEGER;
+    this.mustQueryFirst = false;
     await withRetry(async () => {
       const query = this.state.statusQuery();
-      const answer = await this.exchange(query, undefined);
-      const status = answer.status;
-      if (status >= 200 && status < 300) {
+      const answer = await this.query(query);
+      const summary = this.protocol.summarize(answer, query);
+      if (summary.outcome === 'complete') {
         // The previous process finished but did not live to see the answer.
         this.resumedAnswer = answer;
         this.state.complete = true;
         return;
       }
-      this.apply(this.state.interpretQueryAnswer(this.summarize(answer), true), query, answer);
+      this.apply(this.state.interpretQueryAnswer(summary, true), query, answer);
     }, this.retryRun(() => 'querying the upload status to resume'));
     this.state.bytesSent = this.state.bytesCommitted;
     if (!this.state.complete && this.state.bytesCommitted < checkpoint.bytesCommitted) {
@@ -296,6 +306,20 @@ export class ChunkUploader {
         this.context(),
       );
     }
+  }
+
+  /**
+   * A fresh upload on a protocol that asks first (tus): the server must hold nothing yet (an
+   * upload URL that holds bytes is resumed with `resume`, never overwritten), and the answer
+   * tells the protocol what the server already knows.
+   */
+  private async queryFirst(): Promise<void> {
+    await withRetry(async () => {
+      const query = this.state.statusQuery();
+      const answer = await this.query(query);
+      this.apply(this.state.interpretQueryAnswer(this.protocol.summarize(answer, query), true), query, answer);
+    }, this.retryRun(() => 'querying the upload status before the first chunk'));
+    this.mustQueryFirst = false;
   }
 
   private async loadCheckpoint(store: ResolvedOptions['checkpointStore']): Promise<Checkpoint | undefined> {
@@ -358,10 +382,10 @@ export class ChunkUploader {
       // The final digest covers [0, start): catch up any deferred hashing first.
       if (request.final) this.releaseCommitted();
       const body = this.buffer.view(request.start, request.length);
-      const googHash = request.final ? formatGoogHash(this.digests.digestWith(body)) : undefined;
-      const answer = await this.exchange(request, body, googHash === undefined ? {} : { 'x-goog-hash': googHash });
-      const meaning = this.state.interpretChunkAnswer(request, this.summarize(answer));
-      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer, googHash !== undefined);
+      const wire = this.protocol.chunkRequest(request, () => this.digests.digestWith(body));
+      const answer = await this.exchange(request, wire, body);
+      const meaning = this.state.interpretChunkAnswer(request, this.protocol.summarize(answer, request));
+      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer, wire.headers['x-goog-hash'] !== undefined);
       this.apply(meaning, request, answer);
     } finally {
       this.inFlightEnd = 0;
@@ -369,15 +393,15 @@ export class ChunkUploader {
     }
   }
 
-  /** Asks where the upload stands (PROTOCOL §4), once more after a pause if `Range` is missing. */
+  /** Asks where the upload stands (PROTOCOL §4), once more after a pause if the answer has no offset. */
   private async recover(): Promise<void> {
     const query = this.state.statusQuery();
-    let answer = await this.exchange(query, undefined);
-    let meaning = this.state.interpretQueryAnswer(this.summarize(answer), false);
+    let answer = await this.query(query);
+    let meaning = this.state.interpretQueryAnswer(this.protocol.summarize(answer, query), false);
     if (meaning.type === 'requery') {
       await sleep(this.options.retry.requeryDelay, this.signal);
-      answer = await this.exchange(query, undefined);
-      meaning = this.state.interpretQueryAnswer(this.summarize(answer), true);
+      answer = await this.query(query);
+      meaning = this.state.interpretQueryAnswer(this.protocol.summarize(answer, query), true);
     }
     this.apply(meaning, query, answer);
   }
@@ -404,11 +428,11 @@ export class ChunkUploader {
     const query = this.state.statusQuery();
     let queryAnswer: TransportAnswer | undefined;
     try {
-      queryAnswer = await this.exchange(query, undefined);
+      queryAnswer = await this.query(query);
     } catch {
       // The query failed too: report the 400 itself, which is what we know.
     }
-    if (queryAnswer && this.state.interpretQueryAnswer(this.summarize(queryAnswer), true).type === 'session-expired') {
+    if (queryAnswer && this.state.interpretQueryAnswer(this.protocol.summarize(queryAnswer, query), true).type === 'session-expired') {
       throw sessionExpired(queryAnswer, query, this);
     }
     throw rejected;
@@ -476,7 +500,7 @@ export class ChunkUploader {
     if (committed <= this.lastCheckpoint || this.state.complete || this.url === undefined || this.digests.offset !== committed) return;
     this.lastCheckpoint = committed;
     this.hooks.onCheckpoint(
-      makeCheckpoint({ url: this.url, bytesCommitted: committed, ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}) }),
+      makeCheckpoint({ url: this.url, protocol: this.options.protocol, bytesCommitted: committed, ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}) }),
     );
   }
 
@@ -517,20 +541,20 @@ export class ChunkUploader {
     if (!canRestart) return false;
     this.restarts++;
     this.state.restart();
+    this.mustQueryFirst = this.protocol.queriesBeforeFirstChunk;
     this.lastCheckpoint = 0;
     this.url = undefined;
     return true;
   }
 
-  private async exchange(request: UploadRequest, body: Uint8Array[] | undefined, extraHeaders: Record<string, string> = {}): Promise<TransportAnswer> {
+  private query(query: StatusQuery): Promise<TransportAnswer> {
+    return this.exchange(query, this.protocol.statusQuery(query), undefined);
+  }
+
+  private async exchange(request: UploadRequest, wire: WireRequest, body: Uint8Array[] | undefined): Promise<TransportAnswer> {
     const url = this.url ?? (await this.createSession());
     this.state.onSend(request);
-    const base = this.baseRequest('PUT', this.signal, url);
-    const sent: TransportRequest = {
-      ...base,
-      headers: { ...base.headers, ...extraHeaders, 'content-range': request.contentRange },
-      ...(body === undefined ? {} : { body }),
-    };
+    const sent: TransportRequest = { ...this.baseRequest(wire, this.signal, url), ...(body === undefined ? {} : { body }) };
     try {
       return await this.transport.send(sent);
     } catch (error) {
@@ -546,12 +570,8 @@ export class ChunkUploader {
     return this.url;
   }
 
-  private baseRequest(method: TransportRequest['method'], signal: AbortSignal, url: string): TransportRequest {
-    return { method, url, headers: { ...this.options.headers }, signal, maxBodyBytes: MAX_ANSWER_BYTES };
-  }
-
-  private summarize(answer: TransportAnswer) {
-    return { status: answer.status, range: answer.headers['range'] };
+  private baseRequest(wire: WireRequest, signal: AbortSignal, url: string): TransportRequest {
+    return { method: wire.method, url, headers: { ...this.options.headers, ...wire.headers }, signal, maxBodyBytes: MAX_ANSWER_BYTES };
   }
 
   private sizeMismatch(reason: string): SizeMismatchError {

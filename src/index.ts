@@ -21,8 +21,9 @@ export {
   redactUrl,
 } from './errors.js';
 export type { ErrorContext, ResumableUploadErrorCode } from './errors.js';
-export { createGcsSession, createRedivisSession, initiateSession } from './sessions.js';
-export type { GcsSessionOptions, InitiateSessionOptions, RedivisSession, RedivisSessionOptions, TokenOptions } from './sessions.js';
+export { createGcsSession, createRedivisSession, createTusUpload, initiateSession } from './sessions.js';
+export type { GcsSessionOptions, InitiateSessionOptions, RedivisSession, RedivisSessionOptions, TokenOptions, TusUploadOptions } from './sessions.js';
+export type { ProtocolName } from './protocol.js';
 export { createFileCheckpointStore, parseCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointStore } from './checkpoint.js';
 export type { ChecksumOption, Digests } from './checksum.js';

@@ -8,6 +8,8 @@ import { parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkp
 import type { ChecksumOption } from './checksum.js';
 import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
+import type { ProtocolName } from './protocol.js';
+import { PROTOCOLS } from './protocols/index.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
 export type SessionFactory = () => Promise<string | URL>;
@@ -56,8 +58,16 @@ export interface ResumableWriteStreamOptions {
    */
   url?: string | URL | SessionFactory;
   /**
-   * Bytes per request: a positive multiple of 262144 (256 KiB). Larger is faster (fewer round
-   * trips); the stream retains at most about 2 × chunkSize (see README, "Memory").
+   * The wire protocol. `'gcs'`: `Content-Range` + `308 Resume Incomplete` (Google Cloud Storage
+   * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
+   * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
+   * @default 'gcs'
+   */
+  protocol?: ProtocolName;
+  /**
+   * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
+   * positive integer. Larger is faster (fewer round trips); the stream retains at most about
+   * 2 × chunkSize (see README, "Memory").
    * @default 8388608 (8 MiB)
    */
   chunkSize?: number;
@@ -112,6 +122,7 @@ export interface ResumableWriteStreamOptions {
 }
 
 export interface ResolvedOptions {
+  readonly protocol: ProtocolName;
   /** The session URI when given (or from the checkpoint); undefined with a factory. */
   readonly url: string | undefined;
   readonly sessionFactory: SessionFactory | undefined;
@@ -223,13 +234,21 @@ export function validateUrl(value: unknown): string {
   return parsed.href;
 }
 
-function validateChunkSize(value: unknown): number {
+function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   if (value === undefined) return DEFAULT_CHUNK_SIZE;
   const size = expectInteger('chunkSize', value, 1);
-  if (size % CHUNK_ALIGNMENT !== 0) {
-    throw new RangeError(`Expected \`chunkSize\` to be a positive multiple of 262144 (256 KiB), received ${size}`);
+  if (size % PROTOCOLS[protocol]().chunkAlignment !== 0) {
+    throw new RangeError(`Expected \`chunkSize\` to be a positive multiple of ${CHUNK_ALIGNMENT} (256 KiB), received ${size}`);
   }
   return size;
+}
+
+function validateProtocol(value: unknown): ProtocolName {
+  if (value === undefined) return 'gcs';
+  if (typeof value !== 'string' || !Object.hasOwn(PROTOCOLS, value)) {
+    throw new TypeError(`Expected \`protocol\` to be ${Object.keys(PROTOCOLS).map((name) => `'${name}'`).join(' or ')}, received ${describe(value)}`);
+  }
+  return value as ProtocolName;
 }
 
 function validateHeaders(value: unknown): Record<string, string> {
@@ -360,11 +379,16 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
     throw new TypeError(`Expected \`memoryBudget\` to come from createMemoryBudget(), received ${describe(memoryBudget)}`);
   }
-  const chunkSize = validateChunkSize(raw.chunkSize);
+  const protocol = validateProtocol(raw.protocol);
+  if (typeof resume === 'object' && resume.protocol !== protocol) {
+    throw new TypeError(`Expected \`protocol\` to be '${resume.protocol}', the protocol of the checkpoint given as \`resume\`, received '${protocol}'`);
+  }
+  const chunkSize = validateChunkSize(raw.chunkSize, protocol);
   if (memoryBudget && memoryBudget.limit < chunkSize) {
     throw new RangeError(`Expected \`memoryBudget\` (${memoryBudget.limit} bytes) to hold at least one chunk (chunkSize ${chunkSize})`);
   }
   return {
+    protocol,
     allowInsecureHttp,
     memoryBudget,
     url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,

@@ -1,6 +1,6 @@
 /**
- * Starting resumable upload sessions (PROTOCOL §2): GCS JSON and XML APIs, Redivis, and any
- * endpoint that answers an initiation request with `Location`. Initiation is retried with the
+ * Starting resumable upload sessions (PROTOCOL §2): GCS JSON and XML APIs, Redivis, tus
+ * (creation), and any endpoint that answers an initiation request with `Location`. Initiation is retried with the
  * same policy and classification as uploads (408, 429, 5xx and network errors). Tokens are sent
  * in `Authorization` and never appear in a message.
  */
@@ -11,6 +11,7 @@ import { parseRetryAfter, withRetry } from './retry.js';
 import { createUndiciTransport, toTransportError, type TransportAnswer } from './transport.js';
 import { EXCERPT_CHARS } from './upload-answers.js';
 import { isRetryableStatus } from './upload-state.js';
+import { TUS_VERSION } from './protocols/tus.js';
 
 export interface InitiateSessionOptions {
   /** The initiation endpoint. */
@@ -53,6 +54,19 @@ export interface RedivisSessionOptions extends TokenOptions, Omit<InitiateSessio
   size: number;
   /** @default 'https://redivis.com' */
   apiEndpoint?: string;
+}
+
+export interface TusUploadOptions extends Omit<InitiateSessionOptions, 'url' | 'method' | 'body'> {
+  /** The tus server's creation endpoint, e.g. `https://tus.example.com/files/`. */
+  endpoint: string | URL;
+  /** `Upload-Metadata` pairs (the values are base64-encoded for you), e.g. `{ filename: 'a.log' }`. */
+  metadata?: Record<string, string>;
+  /**
+   * The upload's length when known in advance (`Upload-Length`; give the stream the same
+   * `totalSize`). Without it the length is deferred (`Upload-Defer-Length: 1`) and the stream
+   * sends it with its last PATCH.
+   */
+  uploadLength?: number;
 }
 
 export interface RedivisSession {
@@ -118,6 +132,34 @@ export async function createRedivisSession(options: RedivisSessionOptions): Prom
     throw new ProtocolError(`Redivis answered without \`url\` and \`id\` (${redactUrl(url)})`);
   }
   return { url: parsed.url, id: parsed.id };
+}
+
+/**
+ * Creates a tus upload (creation extension) and returns its URL, for `protocol: 'tus'`. Pass it
+ * as `url: () => createTusUpload({...})` to create the upload on the first request.
+ */
+export async function createTusUpload(options: TusUploadOptions): Promise<string> {
+  const headers: Record<string, string> = { ...options.headers, 'tus-resumable': TUS_VERSION };
+  const { uploadLength, metadata } = options;
+  if (uploadLength === undefined) headers['upload-defer-length'] = '1';
+  else if (!Number.isSafeInteger(uploadLength) || uploadLength < 0) {
+    throw new RangeError(`Expected \`uploadLength\` to be a non-negative integer, received ${String(uploadLength)}`);
+  } else headers['upload-length'] = String(uploadLength);
+  if (metadata !== undefined) headers['upload-metadata'] = formatTusMetadata(metadata);
+  const url = String(options.endpoint);
+  const answer = await initiate({ ...options, url, method: 'POST' }, async () => headers);
+  return locationOf(answer, url);
+}
+
+/** `key base64(value),key2 base64(value2)`; keys may not hold spaces or commas (tus 1.0). */
+function formatTusMetadata(metadata: Record<string, string>): string {
+  return Object.entries(metadata)
+    .map(([key, value]) => {
+      if (key === '' || /[\s,]/.test(key)) throw new TypeError(`Expected \`metadata\` keys without spaces or commas, received ${JSON.stringify(key)}`);
+      if (typeof value !== 'string') throw new TypeError(`Expected \`metadata.${key}\` to be a string, received ${typeof value}`);
+      return `${key} ${Buffer.from(value, 'utf8').toString('base64')}`;
+    })
+    .join(',');
 }
 
 async function withToken(options: TokenOptions, headers: Record<string, string>): Promise<Record<string, string>> {

@@ -1,22 +1,25 @@
 /**
- * The sans-I/O heart of the protocol: what to send next and what an answer means.
- * No timers, no sockets, no streams: every decision here is a pure function of the counters, so
- * it is tested by the thousand in milliseconds (test/unit/upload-state.test.ts).
+ * The sans-I/O heart of every offset protocol: what to send next and what an answer means.
+ * No timers, no sockets, no streams: every decision here is a pure function of the counters and
+ * of an answer already translated by the protocol (protocol.ts), so it is tested by the thousand
+ * in milliseconds (test/unit/upload-state.test.ts).
  *
  * Invariants (checked by the tests):
  * - bytesCommitted ≤ bytesSent ≤ bytesWritten, and bytesCommitted never decreases;
- * - every non-final request is exactly `chunkSize` long (a multiple of 256 KiB) and starts at
- *   bytesCommitted, so it is aligned "counted from K+1" after partial persistence too;
+ * - every non-final request is exactly `chunkSize` long (a multiple of the protocol's alignment,
+ *   256 KiB for GCS) and starts at bytesCommitted, so it is aligned "counted from K+1" after
+ *   partial persistence too;
  * - only `end()` makes a request final; with a declared total, no non-final request reaches it
  *   (a request that reaches the total *is* the final one for the server).
  */
-import { formatContentRange, parseRangeHeader } from './content-range.js';
+import { formatContentRange } from './content-range.js';
 
 export interface ChunkRequest {
   readonly kind: 'chunk';
   readonly start: number;
   readonly length: number;
   readonly final: boolean;
+  /** `bytes a-b/*` (`/N` when final or declared): GCS's header, and every protocol's label in messages. */
   readonly contentRange: string;
 }
 
@@ -27,12 +30,25 @@ export interface StatusQuery {
 
 export type UploadRequest = ChunkRequest | StatusQuery;
 
-/** The two facts of an answer the protocol looks at. */
-export interface AnswerSummary {
-  readonly status: number;
-  /** The raw `Range` header, if any. */
-  readonly range: string | undefined;
-}
+/** An offset an answer reports: parsed, or why it could not be. */
+export type PersistedOffset = { readonly ok: true; readonly persisted: number } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Why a request failed, as far as the protocol can tell from the answer alone: `retryable`
+ * (408, 429, 5xx…), `gone` (the session no longer exists), `ambiguous` (GCS: a 400 to a data
+ * request is an expired session or a rejected request; a status query tells which), `rejected`.
+ */
+export type FailureKind = 'retryable' | 'gone' | 'ambiguous' | 'rejected';
+
+/**
+ * An answer in the core's vocabulary; each protocol translates its wire answers into it
+ * (protocol.ts). `complete`: the server finalized the object. `incomplete`: it holds `persisted`
+ * bytes (undefined when the answer did not say).
+ */
+export type AnswerSummary =
+  | { readonly status: number; readonly outcome: 'complete' }
+  | { readonly status: number; readonly outcome: 'incomplete'; readonly persisted: PersistedOffset | undefined }
+  | { readonly status: number; readonly outcome: 'failed'; readonly failure: FailureKind; readonly reason?: string };
 
 /**
  * What an answer means. `accepted`: counters updated, plan the next request. `complete`: the
@@ -53,8 +69,6 @@ export type Interpretation =
 /** Statuses after which the request is retried after a status query (PROTOCOL §5). */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 const SESSION_GONE_STATUSES: ReadonlySet<number> = new Set([404, 410]);
-/** Google's upload endpoint uses 308 for "Resume Incomplete", not for a permanent redirect. */
-const RESUME_INCOMPLETE = 308;
 
 export class UploadState {
   bytesWritten = 0;
@@ -133,45 +147,43 @@ export class UploadState {
   }
 
   interpretChunkAnswer(request: ChunkRequest, answer: AnswerSummary): Interpretation {
-    const { status } = answer;
-    if (status >= 200 && status < 300) {
-      if (request.final) return this.onComplete();
-      // Redivis dialect: a 2xx to a non-final chunk means "accepted"; honour Range if present.
-      if (answer.range === undefined) return this.advanceTo(request.start + request.length);
-      return this.applyRange(answer.range);
+    switch (answer.outcome) {
+      case 'complete':
+        if (request.final) return this.onComplete();
+        return { type: 'protocol-error', reason: `the server finalized the upload on a non-final request (status ${answer.status})` };
+      case 'incomplete':
+        if (answer.persisted !== undefined) return this.applyPersisted(answer.persisted);
+        // No offset: nothing is persisted. From 0 that is a plain replay; after bytes were
+        // confirmed it contradicts the server's earlier answers, so ask it before resending.
+        if (this.bytesCommitted === 0) return { type: 'accepted' };
+        return { type: 'retryable', reason: `${answer.status} without an offset after bytes were confirmed` };
+      case 'failed':
+        if (answer.failure === 'ambiguous') return { type: 'check-session' };
+        return interpretFailure(answer);
     }
-    if (status === RESUME_INCOMPLETE) {
-      if (answer.range !== undefined) return this.applyRange(answer.range);
-      // No Range: nothing is persisted. From 0 that is a plain replay; after bytes were confirmed
-      // it contradicts the server's earlier answers, so ask it where it stands before resending.
-      if (this.bytesCommitted === 0) return { type: 'accepted' };
-      return { type: 'retryable', reason: '308 without Range after bytes were confirmed' };
-    }
-    if (status === 400) return { type: 'check-session' };
-    return classifyFailure(status);
   }
 
   /**
-   * @param isRequery whether this answers the second query after a 308 without `Range`.
+   * @param isRequery whether this answers the second query after an answer without an offset.
    */
   interpretQueryAnswer(answer: AnswerSummary, isRequery: boolean): Interpretation {
-    const { status } = answer;
-    if (status >= 200 && status < 300) {
-      if (this.finalAttempted) return this.onComplete();
-      return { type: 'protocol-error', reason: `status query answered ${status} (complete) before the final request was sent` };
+    switch (answer.outcome) {
+      case 'complete':
+        if (this.finalAttempted) return this.onComplete();
+        return { type: 'protocol-error', reason: `status query answered ${answer.status} (complete) before the final request was sent` };
+      case 'incomplete':
+        if (answer.persisted !== undefined) return this.applyPersisted(answer.persisted);
+        if (this.bytesCommitted === 0) return { type: 'accepted' };
+        if (!isRequery) return { type: 'requery' };
+        return {
+          type: 'protocol-error',
+          reason: `status query answered ${answer.status} without an offset twice after ${this.bytesCommitted} bytes were confirmed and released`,
+        };
+      case 'failed':
+        // A status query cannot be malformed by the data, so an ambiguous 400 to it is an expiry.
+        if (answer.failure === 'ambiguous') return { type: 'session-expired' };
+        return interpretFailure(answer);
     }
-    if (status === RESUME_INCOMPLETE) {
-      if (answer.range !== undefined) return this.applyRange(answer.range);
-      if (this.bytesCommitted === 0) return { type: 'accepted' };
-      if (!isRequery) return { type: 'requery' };
-      return {
-        type: 'protocol-error',
-        reason: `status query answered 308 without Range twice after ${this.bytesCommitted} bytes were confirmed and released`,
-      };
-    }
-    // A status query cannot be malformed by the data, so a 400 to it is an expired session.
-    if (status === 400) return { type: 'session-expired' };
-    return classifyFailure(status);
   }
 
   private chunk(start: number, length: number, final: boolean): ChunkRequest {
@@ -185,12 +197,9 @@ export class UploadState {
     return { type: 'complete' };
   }
 
-  private applyRange(header: string): Interpretation {
-    const parsed = parseRangeHeader(header);
-    if (parsed === undefined || !parsed.ok) {
-      return { type: 'protocol-error', reason: parsed?.reason ?? 'missing Range' };
-    }
-    return this.advanceTo(parsed.persisted);
+  private applyPersisted(offset: PersistedOffset): Interpretation {
+    if (!offset.ok) return { type: 'protocol-error', reason: offset.reason };
+    return this.advanceTo(offset.persisted);
   }
 
   private advanceTo(persisted: number): Interpretation {
@@ -216,9 +225,21 @@ export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUSES.has(status);
 }
 
-function classifyFailure(status: number): Interpretation {
-  if (isRetryableStatus(status)) return { type: 'retryable', reason: `status ${status}` };
-  if (SESSION_GONE_STATUSES.has(status)) return { type: 'session-expired' };
+/** The shared reading of a status: retryable (PROTOCOL §5), gone, or rejected. */
+export function classifyStatus(status: number): FailureKind {
+  if (isRetryableStatus(status)) return 'retryable';
+  if (SESSION_GONE_STATUSES.has(status)) return 'gone';
   // Every other status, 3xx redirects included (never followed: the URI is a credential).
-  return { type: 'rejected' };
+  return 'rejected';
+}
+
+function interpretFailure(answer: { status: number; failure: FailureKind; reason?: string }): Interpretation {
+  switch (answer.failure) {
+    case 'retryable':
+      return { type: 'retryable', reason: answer.reason ?? `status ${answer.status}` };
+    case 'gone':
+      return { type: 'session-expired' };
+    default:
+      return { type: 'rejected' };
+  }
 }

@@ -3,3 +3,5 @@ export type { RequestLogEntry, SessionOptions, SessionSnapshot, TestServer, Test
 export { parseFault } from './faults.js';
 export type { Fault, FaultRule, RequestKind } from './faults.js';
 export type { StoredObject } from './upload-session.js';
+export { startFaultProxy } from './fault-proxy.js';
+export type { FaultProxy, ProxyFaultRule, ProxyLogEntry } from './fault-proxy.js';

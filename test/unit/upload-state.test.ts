@@ -3,10 +3,20 @@
  * test server's session model (GCS persistence rules) with random partial persistence.
  */
 import { describe, expect, it } from 'vitest';
-import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
+import { UploadState, type ChunkRequest, type UploadRequest } from '../../src/upload-state.js';
+import { createGcsProtocol } from '../../src/protocols/gcs.js';
 import { UploadSession } from '../../src/testing/upload-session.js';
 
 const K256 = 262144;
+const gcs = createGcsProtocol();
+
+/** A GCS answer, as the protocol translates it for the core. */
+function summary(request: UploadRequest, status: number, range: string | undefined) {
+  return gcs.summarize({ status, headers: range === undefined ? {} : { range }, body: '', bodyTruncated: false }, request);
+}
+const chunkAnswer = (state: UploadState, request: ChunkRequest, status: number, range: string | undefined) =>
+  state.interpretChunkAnswer(request, summary(request, status, range));
+const queryAnswer = (status: number, range: string | undefined) => summary({ kind: 'query', contentRange: 'bytes */*' }, status, range);
 
 describe('UploadState: planning', () => {
   it('waits for a full chunk until end(); the final request is decided by end() only', () => {
@@ -28,7 +38,7 @@ describe('UploadState: planning', () => {
     state.onWrite(K256);
     const first = state.nextRequest() as ChunkRequest;
     state.onSend(first);
-    expect(state.interpretChunkAnswer(first, { status: 308, range: 'bytes=0-262143' })).toEqual({ type: 'accepted' });
+    expect(chunkAnswer(state, first, 308, 'bytes=0-262143')).toEqual({ type: 'accepted' });
     state.onEnd();
     expect(state.nextRequest()).toMatchObject({ contentRange: 'bytes */262144', final: true });
   });
@@ -53,7 +63,7 @@ describe('UploadState: planning', () => {
     const first = state.nextRequest() as ChunkRequest;
     expect(first.contentRange).toBe('bytes 0-262143/524288');
     state.onSend(first);
-    state.interpretChunkAnswer(first, { status: 308, range: 'bytes=0-262143' });
+    chunkAnswer(state, first, 308, 'bytes=0-262143');
     expect(state.nextRequest()).toBeUndefined();
     expect(state.isFull(0)).toBe(false); // the writer may end(): nothing more can come
     expect(state.onEnd()).toBeUndefined();
@@ -90,12 +100,12 @@ describe('UploadState: answers', () => {
     const state = new UploadState(2 * K256, undefined);
     state.onWrite(2 * K256 + 5);
     const first = sent(state);
-    expect(state.interpretChunkAnswer(first, { status: 308, range: `bytes=0-${K256 - 1}` })).toEqual({ type: 'accepted' });
+    expect(chunkAnswer(state, first, 308, `bytes=0-${K256 - 1}`)).toEqual({ type: 'accepted' });
     expect(state.bytesCommitted).toBe(K256);
     state.onEnd();
     const final = sent(state);
     expect(final.contentRange).toBe(`bytes ${K256}-${2 * K256 + 4}/${2 * K256 + 5}`);
-    expect(state.interpretChunkAnswer(final, { status: 308, range: `bytes=0-${2 * K256 - 1}` })).toEqual({ type: 'accepted' });
+    expect(chunkAnswer(state, final, 308, `bytes=0-${2 * K256 - 1}`)).toEqual({ type: 'accepted' });
     expect(state.nextRequest()).toMatchObject({ start: 2 * K256, final: true });
   });
 
@@ -103,38 +113,38 @@ describe('UploadState: answers', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(2 * K256);
     const first = sent(state);
-    expect(state.interpretChunkAnswer(first, { status: 308, range: undefined })).toEqual({ type: 'accepted' });
+    expect(chunkAnswer(state, first, 308, undefined)).toEqual({ type: 'accepted' });
     expect(state.bytesCommitted).toBe(0);
-    state.interpretChunkAnswer(sent(state), { status: 308, range: `bytes=0-${K256 - 1}` });
-    expect(state.interpretChunkAnswer(sent(state), { status: 308, range: undefined })).toMatchObject({ type: 'retryable' });
+    chunkAnswer(state, sent(state), 308, `bytes=0-${K256 - 1}`);
+    expect(chunkAnswer(state, sent(state), 308, undefined)).toMatchObject({ type: 'retryable' });
   });
 
   it('a status query without Range after confirmed bytes: ask once more, then fail', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(2 * K256);
-    state.interpretChunkAnswer(sent(state), { status: 308, range: `bytes=0-${K256 - 1}` });
-    expect(state.interpretQueryAnswer({ status: 308, range: undefined }, false)).toEqual({ type: 'requery' });
-    expect(state.interpretQueryAnswer({ status: 308, range: undefined }, true)).toMatchObject({ type: 'protocol-error' });
-    expect(state.interpretQueryAnswer({ status: 308, range: `bytes=0-${K256 - 1}` }, true)).toEqual({ type: 'accepted' });
+    chunkAnswer(state, sent(state), 308, `bytes=0-${K256 - 1}`);
+    expect(state.interpretQueryAnswer(queryAnswer(308, undefined), false)).toEqual({ type: 'requery' });
+    expect(state.interpretQueryAnswer(queryAnswer(308, undefined), true)).toMatchObject({ type: 'protocol-error' });
+    expect(state.interpretQueryAnswer(queryAnswer(308, `bytes=0-${K256 - 1}`), true)).toEqual({ type: 'accepted' });
   });
 
   it('Redivis dialect: 2xx to a non-final chunk is acceptance; Range is honoured when present', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(3 * K256);
-    state.interpretChunkAnswer(sent(state), { status: 200, range: undefined });
+    chunkAnswer(state, sent(state), 200, undefined);
     expect(state.bytesCommitted).toBe(K256);
     const second = sent(state);
-    expect(state.interpretChunkAnswer(second, { status: 200, range: `bytes=0-${K256 - 1}` })).toEqual({ type: 'accepted' });
+    expect(chunkAnswer(state, second, 200, `bytes=0-${K256 - 1}`)).toEqual({ type: 'accepted' });
     expect(state.bytesCommitted).toBe(K256);
   });
 
   it('a query answering complete before the final request is a protocol error; after it, done', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(10);
-    expect(state.interpretQueryAnswer({ status: 200, range: undefined }, false)).toMatchObject({ type: 'protocol-error' });
+    expect(state.interpretQueryAnswer(queryAnswer(200, undefined), false)).toMatchObject({ type: 'protocol-error' });
     state.onEnd();
     sent(state);
-    expect(state.interpretQueryAnswer({ status: 200, range: undefined }, false)).toEqual({ type: 'complete' });
+    expect(state.interpretQueryAnswer(queryAnswer(200, undefined), false)).toEqual({ type: 'complete' });
     expect(state.bytesCommitted).toBe(10);
   });
 
@@ -145,14 +155,14 @@ describe('UploadState: answers', () => {
   ])('Range %s → protocol error', (_name, range) => {
     const state = new UploadState(K256, undefined);
     state.onWrite(4 * K256);
-    expect(state.interpretChunkAnswer(sent(state), { status: 308, range })).toMatchObject({ type: 'protocol-error' });
+    expect(chunkAnswer(state, sent(state), 308, range)).toMatchObject({ type: 'protocol-error' });
   });
 
   it('an offset going backwards past released bytes → protocol error', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(4 * K256);
-    state.interpretChunkAnswer(sent(state), { status: 308, range: `bytes=0-${K256 - 1}` });
-    expect(state.interpretChunkAnswer(sent(state), { status: 308, range: 'bytes=0-99' })).toMatchObject({
+    chunkAnswer(state, sent(state), 308, `bytes=0-${K256 - 1}`);
+    expect(chunkAnswer(state, sent(state), 308, 'bytes=0-99')).toMatchObject({
       type: 'protocol-error',
       reason: expect.stringMatching(/after confirming 262144/),
     });
@@ -165,11 +175,11 @@ describe('UploadState: answers', () => {
   ])('chunk answered %i → %s', (status, type) => {
     const state = new UploadState(K256, undefined);
     state.onWrite(K256);
-    expect(state.interpretChunkAnswer(sent(state), { status, range: undefined }).type).toBe(type);
+    expect(chunkAnswer(state, sent(state), status, undefined).type).toBe(type);
   });
 
   it('a 400 to a status query is an expired session', () => {
-    expect(new UploadState(K256, undefined).interpretQueryAnswer({ status: 400, range: undefined }, false)).toEqual({ type: 'session-expired' });
+    expect(new UploadState(K256, undefined).interpretQueryAnswer(queryAnswer(400, undefined), false)).toEqual({ type: 'session-expired' });
   });
 });
 
@@ -216,7 +226,7 @@ function simulate(seed: number) {
     const isFinal = request.final && session.persisted === size;
     if (isFinal) session.finalize('1');
     const range = session.persisted === 0 ? undefined : `bytes=0-${session.persisted - 1}`;
-    const meaning = state.interpretChunkAnswer(request, { status: isFinal ? 200 : 308, range });
+    const meaning = chunkAnswer(state, request, isFinal ? 200 : 308, range);
     expect(['accepted', 'complete']).toContain(meaning.type);
     expect(state.bytesCommitted).toBeGreaterThanOrEqual(before);
     expect(state.bytesCommitted).toBeLessThanOrEqual(state.bytesSent);

@@ -1,0 +1,162 @@
+/**
+ * A fault-injecting HTTP proxy on 127.0.0.1, for testing against servers we don't own (a real
+ * tus server, an S3-compatible store): requests go through to `target` on real sockets, and the
+ * rules break chosen ones, named from the test server's vocabulary (faults.ts):
+ *
+ * | name                                 | what the proxy does                                                |
+ * |--------------------------------------|--------------------------------------------------------------------|
+ * | `return-NNN`                         | answers NNN itself, never forwarding the request                   |
+ * | `return-reset-connection`            | destroys the client's connection before forwarding anything       |
+ * | `return-reset-connection-after-NK`   | forwards N KiB *of this request's body*, then drops both sides     |
+ * | `stall-for-Ts` / `stall-for-Nms`     | waits, then forwards                                               |
+ *
+ * Unlike the test server's, "after NK" counts this request's body (the proxy knows no offsets):
+ * what the target keeps of a cut request is the target's own behaviour, which is the point.
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parseFault, type Fault } from './faults.js';
+
+export interface ProxyFaultRule {
+  /** A name from the table above. */
+  readonly fault: string;
+  /** Only requests with this method (e.g. `'PATCH'`). @default any */
+  readonly method?: string;
+  /** Which of the matching requests, 1-based, counted from when the rule was added. @default the first */
+  readonly on?: number;
+  /** How many times the rule fires. @default 1 */
+  readonly times?: number;
+}
+
+export interface ProxyLogEntry {
+  readonly method: string;
+  readonly path: string;
+  /** Headers that describe the upload request (tus offsets and lengths, content-length, range). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The status the client received; undefined when the connection was dropped. */
+  status: number | undefined;
+  fault: string | undefined;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:PORT`: use it in place of the target's origin. */
+  readonly url: string;
+  readonly requests: ProxyLogEntry[];
+  addFault(rule: ProxyFaultRule): void;
+  close(): Promise<void>;
+}
+
+const LOGGED_HEADERS = ['upload-offset', 'upload-length', 'upload-defer-length', 'content-length', 'content-range', 'range'];
+
+interface ArmedProxyRule {
+  readonly rule: ProxyFaultRule;
+  readonly parsed: Fault;
+  seen: number;
+  remaining: number;
+}
+
+export async function startFaultProxy(options: { target: string }): Promise<FaultProxy> {
+  const target = new URL(options.target);
+  const rules: ArmedProxyRule[] = [];
+  const requests: ProxyLogEntry[] = [];
+  const sockets = new Set<Socket>();
+
+  const take = (method: string): ArmedProxyRule | undefined => {
+    for (const armed of rules) {
+      if (armed.remaining <= 0 || (armed.rule.method !== undefined && armed.rule.method.toUpperCase() !== method)) continue;
+      armed.seen++;
+      if (armed.seen < (armed.rule.on ?? 1)) continue;
+      armed.remaining--;
+      return armed;
+    }
+    return undefined;
+  };
+
+  const server = createServer((req, res) => {
+    const entry: ProxyLogEntry = { method: req.method ?? 'GET', path: req.url ?? '/', headers: pickHeaders(req), status: undefined, fault: undefined };
+    requests.push(entry);
+    const armed = take(entry.method);
+    if (armed) entry.fault = armed.rule.fault;
+    void handle(req, res, entry, armed?.parsed, target).catch(() => req.socket.destroy());
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    addFault(rule) {
+      const parsed = parseFault(rule.fault);
+      if (!['status', 'reset', 'stall'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
+        throw new TypeError(`The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK] and stall-for-T`);
+      }
+      rules.push({ rule, parsed, seen: 0, remaining: rule.times ?? 1 });
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLogEntry, fault: Fault | undefined, target: URL): Promise<void> {
+  if (fault?.kind === 'status') {
+    req.resume();
+    await new Promise((resolve) => req.once('end', resolve));
+    entry.status = fault.status;
+    res.writeHead(fault.status, { 'content-type': 'text/plain' }).end(`fault proxy: ${fault.status}`);
+    return;
+  }
+  if (fault?.kind === 'reset' && fault.afterBytes === undefined) {
+    req.socket.destroy();
+    return;
+  }
+  if (fault?.kind === 'stall') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+  const upstream = httpRequest({
+    host: target.hostname,
+    port: target.port,
+    method: req.method,
+    path: req.url,
+    headers: { ...req.headers, host: target.host },
+  });
+  upstream.on('response', (answer) => {
+    entry.status = answer.statusCode;
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  upstream.on('error', () => req.socket.destroy());
+  const cutAfter = fault?.kind === 'reset' ? fault.afterBytes : undefined;
+  if (cutAfter === undefined) {
+    req.pipe(upstream);
+    return;
+  }
+  let forwarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    if (forwarded >= cutAfter) return;
+    const part = chunk.subarray(0, cutAfter - forwarded);
+    forwarded += part.byteLength;
+    upstream.write(part);
+    if (forwarded < cutAfter) return;
+    // Let the bytes reach the target before cutting both sides, as a dying network would.
+    setTimeout(() => {
+      upstream.destroy();
+      req.socket.destroy();
+    }, 20);
+  });
+  req.on('end', () => {
+    if (forwarded < cutAfter) upstream.end();
+  });
+}
+
+function pickHeaders(req: IncomingMessage): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of LOGGED_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === 'string') picked[name] = value;
+  }
+  return picked;
+}
