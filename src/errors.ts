@@ -158,9 +158,13 @@ export class CheckpointError extends ResumableUploadError {
 }
 
 /**
- * The session URI with every query value and any user-info replaced by `…`, safe for messages
- * and logs: `https://host/upload/storage/v1/b/bkt/o?uploadType=…&upload_id=…`.
+ * The session URI with every query value and any user-info replaced by `…`, and every path
+ * segment that looks like a generated id (16+ characters with a digit: a tus upload id lives in
+ * the path) cut to its first 4 characters, safe for messages and logs:
+ * `https://host/upload/storage/v1/b/bkt/o?uploadType=…&upload_id=…`, `https://host/files/59a5…`.
  */
+const ID_LIKE = /^(?=[^/]*\d)[\w.~+=%-]{16,}$/;
+
 export function redactUrl(url: string | URL): string {
   let parsed: URL;
   try {
@@ -171,5 +175,9 @@ export function redactUrl(url: string | URL): string {
   const keys = [...parsed.searchParams.keys()];
   const query = keys.length === 0 ? '' : `?${keys.map((key) => `${encodeURIComponent(key)}=…`).join('&')}`;
   const userInfo = parsed.username || parsed.password ? '…@' : '';
-  return `${parsed.protocol}//${userInfo}${parsed.host}${parsed.pathname}${query}`;
+  const path = parsed.pathname
+    .split('/')
+    .map((segment) => (ID_LIKE.test(segment) ? `${segment.slice(0, 4)}…` : segment))
+    .join('/');
+  return `${parsed.protocol}//${userInfo}${parsed.host}${path}${query}`;
 }

@@ -9,6 +9,7 @@
  * | `return-reset-connection`            | destroys the client's connection before forwarding anything       |
  * | `return-reset-connection-after-NK`   | forwards N KiB *of this request's body*, then drops both sides     |
  * | `stall-for-Ts` / `stall-for-Nms`     | waits, then forwards                                               |
+ * | `lose-final-answer`                  | forwards the request, then drops the connection instead of answering |
  *
  * Unlike the test server's, "after NK" counts this request's body (the proxy knows no offsets):
  * what the target keeps of a cut request is the target's own behaviour, which is the point.
@@ -43,6 +44,8 @@ export interface FaultProxy {
   readonly url: string;
   readonly requests: ProxyLogEntry[];
   addFault(rule: ProxyFaultRule): void;
+  /** Disarms every rule (between tests). */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -91,10 +94,15 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     requests,
     addFault(rule) {
       const parsed = parseFault(rule.fault);
-      if (!['status', 'reset', 'stall'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
-        throw new TypeError(`The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK] and stall-for-T`);
+      if (!['status', 'reset', 'stall', 'lose-final-answer'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
+        throw new TypeError(
+          `The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK], stall-for-T and lose-final-answer`,
+        );
       }
       rules.push({ rule, parsed, seen: 0, remaining: rule.times ?? 1 });
+    },
+    clearFaults() {
+      rules.length = 0;
     },
     async close() {
       for (const socket of sockets) socket.destroy();
@@ -121,9 +129,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLog
     port: target.port,
     method: req.method,
     path: req.url,
-    headers: { ...req.headers, host: target.host },
+    // The client's Host goes through unchanged, so the target's Location points at the proxy.
+    headers: req.headers,
   });
   upstream.on('response', (answer) => {
+    if (fault?.kind === 'lose-final-answer') {
+      answer.resume();
+      req.socket.destroy();
+      return;
+    }
     entry.status = answer.statusCode;
     res.writeHead(answer.statusCode ?? 502, answer.headers);
     answer.pipe(res);

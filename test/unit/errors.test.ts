@@ -8,6 +8,8 @@ describe('redactUrl', () => {
       'https://storage.googleapis.com/upload/storage/v1/b/bkt/o?uploadType=…&name=…&upload_id=…'],
     ['https://user:pass@host.example/path', 'https://…@host.example/path'],
     ['http://127.0.0.1:9000/bkt/obj', 'http://127.0.0.1:9000/bkt/obj'],
+    ['https://tus.example/files/59a53b0c166fd2643e9ef2fb103d945a', 'https://tus.example/files/59a5…'],
+    ['https://tus.example/files/2024/report-logs-archive', 'https://tus.example/files/2024/report-logs-archive'],
     ['nonsense', '<invalid url>'],
   ])('%s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
