@@ -57,8 +57,8 @@ export function parseCheckpoint(value: unknown): Checkpoint {
   if (!Number.isSafeInteger(raw.bytesCommitted) || (raw.bytesCommitted as number) < 0) {
     throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
   }
-  if (raw.protocol !== undefined && raw.protocol !== 'gcs' && raw.protocol !== 'tus') {
-    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs' or 'tus', received ${JSON.stringify(raw.protocol)}`);
+  if (raw.protocol !== undefined && raw.protocol !== 'gcs' && raw.protocol !== 'tus' && raw.protocol !== 's3') {
+    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus' or 's3', received ${JSON.stringify(raw.protocol)}`);
   }
   const crc = raw.crc32cState;
   if (crc !== undefined && (!Number.isInteger(crc) || (crc as number) < 0 || (crc as number) > 0xffffffff)) {

@@ -24,34 +24,15 @@ import {
 } from './errors.js';
 import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
 import type { UploadProtocol, WireRequest } from './protocol.js';
-import { PROTOCOLS } from './protocols/index.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, sleep, withRetry, type RetryNotice } from './retry.js';
 import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
+import type { RetryEvent, Uploader, UploaderHooks, UploadProgress } from './uploader.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
-export interface UploadProgress {
-  readonly bytesWritten: number;
-  readonly bytesCommitted: number;
-}
-
-export interface RetryEvent {
-  /** The attempt that failed, from 1; restarts at 1 whenever the committed offset advances. */
-  readonly attempt: number;
-  readonly error: Error;
-  /** Bytes committed when the attempt failed: where the upload will resume at the earliest. */
-  readonly offset: number;
-  readonly delayMs: number;
-}
-
+export type { RetryEvent, UploadProgress, UploaderHooks } from './uploader.js';
 export type { UploadResult } from './upload-answers.js';
-
-export interface UploaderHooks {
-  onProgress(progress: UploadProgress): void;
-  onRetry(event: RetryEvent): void;
-  onCheckpoint(checkpoint: Checkpoint): void;
-}
 
 /** Enough of an answer body for JSON object metadata; more is never read. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -65,7 +46,7 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-export class ChunkUploader {
+export class ChunkUploader implements Uploader {
   readonly state: UploadState;
   buffer = new ReplayBuffer();
   result: UploadResult | undefined;
@@ -75,7 +56,6 @@ export class ChunkUploader {
   readonly ready: Promise<number>;
   isReady = false;
 
-  private readonly protocol: UploadProtocol;
   /** A fresh upload on a protocol that asks where it stands before its first chunk (tus). */
   private mustQueryFirst: boolean;
   private readonly controller = new AbortController();
@@ -100,11 +80,11 @@ export class ChunkUploader {
 
   constructor(
     private readonly options: ResolvedOptions,
+    private readonly protocol: UploadProtocol,
     private readonly transport: Transport,
     private readonly hooks: UploaderHooks,
   ) {
     this.state = new UploadState(options.chunkSize, options.totalSize);
-    this.protocol = PROTOCOLS[options.protocol]();
     this.mustQueryFirst = this.protocol.queriesBeforeFirstChunk;
     this.signal = options.signal ? AbortSignal.any([this.controller.signal, options.signal]) : this.controller.signal;
     this.url = options.url;

@@ -8,8 +8,9 @@ import { parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkp
 import type { ChecksumOption } from './checksum.js';
 import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
-import type { ProtocolName } from './protocol.js';
+import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, resolveCredentials, resolveTarget, type S3Credentials, type S3Target } from './protocols/s3.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
 export type SessionFactory = () => Promise<string | URL>;
@@ -39,6 +40,34 @@ export interface RetryOptions {
   requeryDelay?: number;
 }
 
+export interface S3Options {
+  bucket: string;
+  /** The object key. */
+  key: string;
+  /** @default `AWS_REGION`, else `AWS_DEFAULT_REGION`, else 'us-east-1' */
+  region?: string;
+  /**
+   * An S3-compatible endpoint (MinIO, R2, Ceph…), addressed path-style (`endpoint/bucket/key`).
+   * @default AWS: `https://bucket.s3.region.amazonaws.com`
+   */
+  endpoint?: string;
+  /** @default `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from the environment */
+  credentials?: S3Credentials;
+  /**
+   * Parts in flight at once. Memory: at most (queueSize + 1) × the current part size is held.
+   * @default 4
+   */
+  queueSize?: number;
+  /**
+   * Keep the uploaded parts when the stream fails or is destroyed, instead of sending
+   * AbortMultipartUpload (kept parts are billed until aborted or expired by a lifecycle rule).
+   * @default false, or true when a `checkpointStore` is given (the parts are what a resume needs)
+   */
+  leavePartsOnError?: boolean;
+  /** The object's Content-Type. */
+  contentType?: string;
+}
+
 export interface TimeoutOptions {
   /**
    * Longest wait, in ms, for an answer's headers after the body was sent or last made progress.
@@ -61,13 +90,18 @@ export interface ResumableWriteStreamOptions {
    * The wire protocol. `'gcs'`: `Content-Range` + `308 Resume Incomplete` (Google Cloud Storage
    * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
    * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
-   * @default 'gcs'
+   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`).
+   * @default 'gcs', or 's3' when `s3` is given
    */
   protocol?: ProtocolName;
+  /** Where and how to upload with `protocol: 's3'`. */
+  s3?: S3Options;
   /**
    * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
-   * positive integer. Larger is faster (fewer round trips); the stream retains at most about
-   * 2 × chunkSize (see README, "Memory").
+   * positive integer, with `'s3'` the first part size, 5 MiB to 5 GiB (it doubles every 900
+   * parts so an unknown length can reach S3's 5 TiB limit). Larger is faster (fewer round
+   * trips); the stream retains at most about 2 × chunkSize, with S3 (queueSize + 1) × the
+   * part size (see README, "Memory").
    * @default 8388608 (8 MiB)
    */
   chunkSize?: number;
@@ -121,8 +155,17 @@ export interface ResumableWriteStreamOptions {
   resumeInput?: 'from-start' | 'from-committed';
 }
 
+export interface ResolvedS3 {
+  readonly target: S3Target;
+  readonly queueSize: number;
+  readonly leavePartsOnError: boolean;
+  readonly contentType: string | undefined;
+}
+
 export interface ResolvedOptions {
   readonly protocol: ProtocolName;
+  /** With protocol 's3'. */
+  readonly s3: ResolvedS3 | undefined;
   /** The session URI when given (or from the checkpoint); undefined with a factory. */
   readonly url: string | undefined;
   readonly sessionFactory: SessionFactory | undefined;
@@ -217,19 +260,19 @@ export function refuseInsecureHttp(url: string, allowInsecureHttp: boolean, opti
   return url;
 }
 
-export function validateUrl(value: unknown): string {
+export function validateUrl(value: unknown, option = 'url'): string {
   if (typeof value !== 'string' && !(value instanceof URL)) {
-    throw new TypeError(`Expected \`url\` to be a string, URL or async function, received ${describe(value)}`);
+    throw new TypeError(`Expected \`${option}\` to be a string, URL or async function, received ${describe(value)}`);
   }
   let parsed: URL;
   try {
     parsed = new URL(String(value));
   } catch {
     // Never echo the value: it may be a credential.
-    throw new TypeError('Expected `url` to be an absolute http(s) URL, received a string that does not parse as a URL');
+    throw new TypeError(`Expected \`${option}\` to be an absolute http(s) URL, received a string that does not parse as a URL`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new TypeError(`Expected \`url\` to be an http(s) URL, received protocol ${JSON.stringify(parsed.protocol)}`);
+    throw new TypeError(`Expected \`${option}\` to be an http(s) URL, received protocol ${JSON.stringify(parsed.protocol)}`);
   }
   return parsed.href;
 }
@@ -237,18 +280,61 @@ export function validateUrl(value: unknown): string {
 function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   if (value === undefined) return DEFAULT_CHUNK_SIZE;
   const size = expectInteger('chunkSize', value, 1);
+  if (protocol === 's3') {
+    if (size < MIN_PART_SIZE || size > MAX_PART_SIZE) {
+      throw new RangeError(`Expected \`chunkSize\` (the S3 part size) to be from 5 MiB to 5 GiB, received ${size}`);
+    }
+    return size;
+  }
   if (size % PROTOCOLS[protocol]().chunkAlignment !== 0) {
     throw new RangeError(`Expected \`chunkSize\` to be a positive multiple of ${CHUNK_ALIGNMENT} (256 KiB), received ${size}`);
   }
   return size;
 }
 
-function validateProtocol(value: unknown): ProtocolName {
-  if (value === undefined) return 'gcs';
-  if (typeof value !== 'string' || !Object.hasOwn(PROTOCOLS, value)) {
-    throw new TypeError(`Expected \`protocol\` to be ${Object.keys(PROTOCOLS).map((name) => `'${name}'`).join(' or ')}, received ${describe(value)}`);
+const PROTOCOL_NAMES: readonly string[] = [...Object.keys(PROTOCOLS), 's3'];
+
+function validateProtocol(value: unknown, hasS3: boolean): ProtocolName {
+  if (value === undefined) return hasS3 ? 's3' : 'gcs';
+  if (typeof value !== 'string' || !PROTOCOL_NAMES.includes(value)) {
+    throw new TypeError(`Expected \`protocol\` to be ${PROTOCOL_NAMES.map((name) => `'${name}'`).join(', ')}, received ${describe(value)}`);
   }
-  return value as ProtocolName;
+  if (value === 's3' && !hasS3) throw new TypeError("`protocol: 's3'` needs an `s3` option ({ bucket, key, … })");
+  if (value !== 's3' && hasS3) throw new TypeError(`\`s3\` only applies with \`protocol: 's3'\`, received protocol '${value}'`);
+  return value as OffsetProtocolName;
+}
+
+function expectString(name: string, value: unknown, optional = false): string | undefined {
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${describe(value)}`);
+  return value;
+}
+
+function validateS3(value: unknown, allowInsecureHttp: boolean, hasStore: boolean): ResolvedS3 {
+  const s3 = expectObject('s3', value) ?? {};
+  const bucket = expectString('s3.bucket', s3.bucket) as string;
+  const key = expectString('s3.key', s3.key) as string;
+  const region = expectString('s3.region', s3.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1') as string;
+  const endpoint = s3.endpoint === undefined ? undefined : refuseInsecureHttp(validateUrl(s3.endpoint, 's3.endpoint'), allowInsecureHttp, 's3.endpoint');
+  const given = expectObject('s3.credentials', s3.credentials) as Partial<S3Credentials> | undefined;
+  if (given) {
+    expectString('s3.credentials.accessKeyId', given.accessKeyId);
+    expectString('s3.credentials.secretAccessKey', given.secretAccessKey);
+    expectString('s3.credentials.sessionToken', given.sessionToken, true);
+  }
+  const credentials = resolveCredentials(given);
+  if (!credentials) {
+    throw new TypeError('Expected `s3.credentials`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: found neither');
+  }
+  if (s3.leavePartsOnError !== undefined && typeof s3.leavePartsOnError !== 'boolean') {
+    throw new TypeError(`Expected \`s3.leavePartsOnError\` to be a boolean, received ${describe(s3.leavePartsOnError)}`);
+  }
+  return {
+    target: resolveTarget({ bucket, key, region, endpoint, credentials }),
+    queueSize: s3.queueSize === undefined ? 4 : expectInteger('s3.queueSize', s3.queueSize, 1),
+    leavePartsOnError: (s3.leavePartsOnError as boolean | undefined) ?? hasStore,
+    contentType: expectString('s3.contentType', s3.contentType, true),
+  };
 }
 
 function validateHeaders(value: unknown): Record<string, string> {
@@ -367,19 +453,26 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const checkpointStore = validateStore(raw.checkpointStore);
   const resume = validateResume(raw, checkpointStore);
   const sessionFactory = typeof raw.url === 'function' ? (raw.url as SessionFactory) : undefined;
-  if (raw.url === undefined && resume === undefined) {
-    throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
-  }
   if (raw.allowInsecureHttp !== undefined && typeof raw.allowInsecureHttp !== 'boolean') {
     throw new TypeError(`Expected \`allowInsecureHttp\` to be a boolean, received ${describe(raw.allowInsecureHttp)}`);
   }
   const allowInsecureHttp = raw.allowInsecureHttp === true;
+  const protocol = validateProtocol(raw.protocol, raw.s3 !== undefined);
+  if (protocol === 's3' && raw.url !== undefined) {
+    throw new TypeError("`url` does not apply to `protocol: 's3'`: the upload is created from `s3` ({ bucket, key, … })");
+  }
+  if (protocol !== 's3' && raw.url === undefined && resume === undefined) {
+    throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
+  }
+  const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined) : undefined;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
   const memoryBudget = raw.memoryBudget;
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
     throw new TypeError(`Expected \`memoryBudget\` to come from createMemoryBudget(), received ${describe(memoryBudget)}`);
   }
-  const protocol = validateProtocol(raw.protocol);
+  if (memoryBudget !== undefined && protocol === 's3') {
+    throw new TypeError("`memoryBudget` is not supported with `protocol: 's3'` yet: bound memory with `s3.queueSize` and `chunkSize`");
+  }
   if (typeof resume === 'object' && resume.protocol !== protocol) {
     throw new TypeError(`Expected \`protocol\` to be '${resume.protocol}', the protocol of the checkpoint given as \`resume\`, received '${protocol}'`);
   }
@@ -389,6 +482,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   return {
     protocol,
+    s3,
     allowInsecureHttp,
     memoryBudget,
     url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,

@@ -16,7 +16,10 @@ import type { Digests } from './checksum.js';
 import type { TransportAnswer, TransportRequest } from './transport.js';
 import type { AnswerSummary, ChunkRequest, StatusQuery, UploadRequest } from './upload-state.js';
 
-export type ProtocolName = 'gcs' | 'tus';
+/** Protocols that send chunks in order to an offset the server reports: one {@link UploadProtocol} each. */
+export type OffsetProtocolName = 'gcs' | 'tus';
+/** Every protocol; `'s3'` sends independent parts in parallel (part-uploader.ts). */
+export type ProtocolName = OffsetProtocolName | 's3';
 
 /** Method and protocol headers of one request; the core adds the URL, body, user headers and signal. */
 export interface WireRequest {
@@ -25,7 +28,7 @@ export interface WireRequest {
 }
 
 export interface UploadProtocol {
-  readonly name: ProtocolName;
+  readonly name: OffsetProtocolName;
   /** Every non-final chunk is a multiple of this many bytes (GCS: 256 KiB; tus: 1). */
   readonly chunkAlignment: number;
   /**

@@ -8,9 +8,13 @@
 import { Writable } from 'node:stream';
 import type { Checkpoint } from './checkpoint.js';
 import { AbortedError, CheckpointError } from './errors.js';
-import { ChunkUploader, type RetryEvent, type UploadProgress, type UploadResult } from './chunk-uploader.js';
+import { ChunkUploader } from './chunk-uploader.js';
 import type { ResolvedOptions } from './options.js';
+import { PartUploader } from './part-uploader.js';
+import { PROTOCOLS } from './protocols/index.js';
 import type { Transport } from './transport.js';
+import type { UploadResult } from './upload-answers.js';
+import type { RetryEvent, UploadProgress, Uploader, UploaderHooks } from './uploader.js';
 
 export interface ResumableWriteStreamEvents {
   /** After every acknowledgement from the server. */
@@ -22,12 +26,12 @@ export interface ResumableWriteStreamEvents {
 }
 
 export interface CancelResult {
-  /** The status the session's DELETE answered (GCS: 499); undefined when no session was ever created. */
+  /** The status the cancellation answered (GCS: 499, tus and S3: 204); undefined when no session was ever created. */
   readonly status: number | undefined;
 }
 
 export class ResumableWriteStream extends Writable {
-  private readonly uploader: ChunkUploader;
+  private readonly uploader: Uploader;
   private readonly running: Promise<UploadResult | undefined>;
   private readonly onSignalAbort: (() => void) | undefined;
   /** The checkpoint store's saves, one after another; the upload's end waits for the last. */
@@ -36,11 +40,15 @@ export class ResumableWriteStream extends Writable {
   /** @internal Use {@link createResumableWriteStream}. */
   constructor(private readonly options: ResolvedOptions, transport: Transport) {
     super({ ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }), decodeStrings: true });
-    this.uploader = new ChunkUploader(options, transport, {
+    const hooks: UploaderHooks = {
       onProgress: (progress) => this.emit('progress', progress),
       onRetry: (event) => this.emit('retry', event),
       onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
-    });
+    };
+    this.uploader =
+      options.protocol === 's3'
+        ? new PartUploader(options, transport, hooks)
+        : new ChunkUploader(options, PROTOCOLS[options.protocol](), transport, hooks);
     // The loop runs from the start, waiting for data; a failure while no write or end is
     // pending still reaches the user, by destroying the stream.
     this.running = this.uploader.run().catch((error: Error) => {

@@ -8,7 +8,7 @@ import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
 import { NetworkError, TimeoutError, type ErrorContext } from './errors.js';
 
 export interface TransportRequest {
-  readonly method: 'PUT' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
+  readonly method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
   readonly url: string;
   readonly headers: Record<string, string>;
   /** Buffers sent back to back; they are not copied. */
@@ -49,8 +49,8 @@ export function createUndiciTransport(options: UndiciTransportOptions): Transpor
       const contentLength = bodyLength(req.body);
       const answer = await request(req.url, {
         method: req.method,
-        // A HEAD carries no body, so no length either.
-        headers: req.method === 'HEAD' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
+        // A HEAD or GET carries no body, so no length either.
+        headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
         // undici streams iterables (documented) though its types list only Readable.
         body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
         signal: req.signal,

@@ -1,9 +1,9 @@
-/** The protocols the stream speaks, by name: a new protocol is one file and one line here. */
-import type { ProtocolName, UploadProtocol } from '../protocol.js';
+/** The offset protocols the stream speaks, by name: a new one is one file and one line here (S3: part-uploader.ts). */
+import type { OffsetProtocolName, UploadProtocol } from '../protocol.js';
 import { createGcsProtocol } from './gcs.js';
 import { createTusProtocol } from './tus.js';
 
-export const PROTOCOLS: Readonly<Record<ProtocolName, () => UploadProtocol>> = {
+export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol>> = {
   gcs: createGcsProtocol,
   tus: createTusProtocol,
 };

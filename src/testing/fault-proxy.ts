@@ -10,6 +10,7 @@
  * | `return-reset-connection-after-NK`   | forwards N KiB *of this request's body*, then drops both sides     |
  * | `stall-for-Ts` / `stall-for-Nms`     | waits, then forwards                                               |
  * | `lose-final-answer`                  | forwards the request, then drops the connection instead of answering |
+ * | `corrupt-byte`                       | forwards the body with its first byte's lowest bit flipped         |
  *
  * Unlike the test server's, "after NK" counts this request's body (the proxy knows no offsets):
  * what the target keeps of a cut request is the target's own behaviour, which is the point.
@@ -94,9 +95,9 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     requests,
     addFault(rule) {
       const parsed = parseFault(rule.fault);
-      if (!['status', 'reset', 'stall', 'lose-final-answer'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
+      if (!['status', 'reset', 'stall', 'lose-final-answer', 'corrupt-byte'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
         throw new TypeError(
-          `The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK], stall-for-T and lose-final-answer`,
+          `The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK], stall-for-T, lose-final-answer and corrupt-byte`,
         );
       }
       rules.push({ rule, parsed, seen: 0, remaining: rule.times ?? 1 });
@@ -144,6 +145,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLog
   });
   upstream.on('error', () => req.socket.destroy());
   const cutAfter = fault?.kind === 'reset' ? fault.afterBytes : undefined;
+  if (fault?.kind === 'corrupt-byte') {
+    let first = true;
+    req.on('data', (chunk: Buffer) => {
+      if (first && chunk.length > 0) {
+        chunk = Buffer.from(chunk);
+        chunk[0] = (chunk[0] as number) ^ 1;
+        first = false;
+      }
+      upstream.write(chunk);
+    });
+    req.on('end', () => upstream.end());
+    return;
+  }
   if (cutAfter === undefined) {
     req.pipe(upstream);
     return;

@@ -1,0 +1,575 @@
+/**
+ * The S3 multipart driver: parts are independent, so up to `queueSize` go at once while the
+ * writer fills the next. Each part is retried on its own (S3 keeps the last complete upload of a
+ * part number; there is no partial part to ask about). The committed offset is the end of the
+ * longest run of finished parts from part 1: bytes below it are hashed (whole-stream digests),
+ * released and checkpointed, exactly as with the offset protocols.
+ *
+ * Guarantees, as with every protocol: `CompleteMultipartUpload` is sent only from `end()` after
+ * every part succeeded — a part that fails for good fails the stream and the upload is aborted
+ * (AbortMultipartUpload, unless parts are kept for a resume), never completed without it
+ * (aws-sdk-js-v3 issue 2311). A stream that fits in one part is one PutObject.
+ *
+ * Memory: parts in flight are limited to a window of `queueSize` part numbers from the oldest
+ * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
+ */
+import { createHash } from 'node:crypto';
+import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { StreamDigests, type Digests } from './checksum.js';
+import {
+  AbortedError,
+  CheckpointError,
+  ChecksumMismatchError,
+  HttpStatusError,
+  ProtocolError,
+  ResumeMismatchError,
+  SessionExpiredError,
+  SizeMismatchError,
+  redactUrl,
+  type ErrorContext,
+  type ResumableUploadError,
+} from './errors.js';
+import type { ResolvedOptions, ResolvedS3 } from './options.js';
+import {
+  completeBody,
+  parsePartsPage,
+  parseCompletedEtag,
+  parseS3Error,
+  parseUploadId,
+  parseUploadUrl,
+  partSizeOf,
+  signRequest,
+  uploadUrl,
+  type ListedPart,
+  type S3Request,
+} from './protocols/s3.js';
+import { ReplayBuffer } from './replay-buffer.js';
+import { withRetry, type RetryNotice } from './retry.js';
+import { toTransportError, type Transport, type TransportAnswer } from './transport.js';
+import { EXCERPT_CHARS, parseBody, type UploadResult } from './upload-answers.js';
+import { UploadState, isRetryableStatus } from './upload-state.js';
+import type { Uploader, UploaderHooks } from './uploader.js';
+
+const MAX_ANSWER_BYTES = 1024 * 1024;
+/** S3 error codes that mean "send it again" whatever the status. */
+const RETRYABLE_CODES = new Set(['InternalError', 'SlowDown', 'RequestTimeout', 'ServiceUnavailable']);
+const DIGEST_CODES = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentChecksumMismatch']);
+const PLAIN_MD5_ETAG = /^"?([0-9a-f]{32})"?$/i;
+
+interface Part {
+  readonly partNumber: number;
+  readonly start: number;
+  readonly length: number;
+  etag?: string;
+  crc32c?: string;
+  md5Hex?: string;
+  done: boolean;
+  /** Whether a digest both sides have was compared for this part. */
+  verified: boolean;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class PartUploader implements Uploader {
+  readonly state: UploadState;
+  buffer = new ReplayBuffer();
+  result: UploadResult | undefined;
+  peakBytesRetained = 0;
+  readonly ready: Promise<number>;
+  isReady = false;
+
+  private readonly s3: ResolvedS3;
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private digests: StreamDigests;
+  private uploadId: string | undefined;
+  private creating: Promise<string> | undefined;
+  private readonly parts = new Map<number, Part>();
+  /** Parts a crashed process uploaded (from ListParts): checked against the bytes, then kept. */
+  private listed = new Map<number, ListedPart>();
+  private nextPartNumber = 1;
+  private nextPartStart = 0;
+  /** The first part not finished: the committed offset is its start. */
+  private oldestOpen = 1;
+  private readonly inFlight = new Set<Promise<void>>();
+  private lastCheckpoint = 0;
+  private loopWaiter: Waiter | undefined;
+  private roomWaiter: Waiter | undefined;
+  private failure: Error | undefined;
+  private aborting: Promise<number | undefined> | undefined;
+  private completeAttempts = 0;
+  private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly transport: Transport,
+    private readonly hooks: UploaderHooks,
+  ) {
+    this.s3 = options.s3 as ResolvedS3;
+    this.state = new UploadState(options.chunkSize, options.totalSize);
+    this.signal = options.signal ? AbortSignal.any([this.controller.signal, options.signal]) : this.controller.signal;
+    this.digests = new StreamDigests(options.checksum);
+    this.ready = new Promise((resolve, reject) => {
+      this.settleReady = { resolve, reject };
+    });
+    this.ready.catch(() => {});
+  }
+
+  private get url(): string | undefined {
+    return this.uploadId === undefined ? undefined : uploadUrl(this.s3.target, this.uploadId);
+  }
+
+  get redactedUrl(): string {
+    return redactUrl(this.url ?? `${this.s3.target.origin}${this.s3.target.objectPath}`);
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  private partSize(partNumber = this.nextPartNumber): number {
+    return partSizeOf(partNumber, this.options.chunkSize);
+  }
+
+  append(chunk: Uint8Array): void {
+    const overflow = this.state.onWrite(chunk.byteLength);
+    if (overflow !== undefined) throw this.sizeMismatch(overflow);
+    this.buffer.append(chunk);
+    this.peakBytesRetained = Math.max(this.peakBytesRetained, this.buffer.bytesRetained);
+    this.wakeLoop();
+  }
+
+  async appendWithinBudget(chunk: Uint8Array): Promise<void> {
+    // Refused at construction (options.ts); kept for the interface.
+    this.append(chunk);
+    await this.waitForRoom();
+  }
+
+  hasRoom(): boolean {
+    return this.buffer.bytesRetained < (this.s3.queueSize + 1) * this.partSize();
+  }
+
+  waitForRoom(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.roomWaiter = { resolve, reject };
+    });
+  }
+
+  end(): void {
+    const shortfall = this.state.onEnd();
+    if (shortfall !== undefined) throw this.sizeMismatch(shortfall);
+    if (this.state.bytesWritten < this.nextPartStart) {
+      throw new ResumeMismatchError(`the input ended after ${this.state.bytesWritten} bytes, before the ${this.nextPartStart} the resumed upload already holds; nothing was completed`, this.context());
+    }
+    this.wakeLoop();
+  }
+
+  async run(): Promise<UploadResult> {
+    try {
+      this.settleReady.resolve(await this.prepare());
+      this.isReady = true;
+      for (;;) {
+        this.launchParts();
+        // Ended with every part out and back (or with no part: the whole stream is one PutObject).
+        const allOut = this.nextPartStart >= this.state.bytesWritten || this.creating === undefined;
+        if (this.state.ended && allOut && this.inFlight.size === 0) break;
+        await this.waitForEvent();
+      }
+      if (this.failure) throw this.failure;
+      this.result = this.uploadId === undefined && this.creating === undefined ? await this.putObject() : await this.complete();
+      this.state.complete = true;
+      this.state.bytesCommitted = this.state.bytesWritten;
+      this.hooks.onProgress({ bytesWritten: this.state.bytesWritten, bytesCommitted: this.state.bytesCommitted });
+      return this.result;
+    } catch (error) {
+      if (!this.failure) this.fail(this.signal.aborted ? this.abortError() : (error as Error));
+      this.settleReady.reject(this.failure as Error);
+      await Promise.allSettled(this.inFlight);
+      if (!this.s3.leavePartsOnError) await this.deleteSession().catch(() => undefined);
+      throw this.failure;
+    }
+  }
+
+  abort(reason: Error): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.fail(this.abortError());
+    this.buffer.clear();
+  }
+
+  /** AbortMultipartUpload (204), once; undefined when no multipart upload was created. */
+  deleteSession(): Promise<number | undefined> {
+    this.aborting ??= this.abortOnServer();
+    return this.aborting;
+  }
+
+  private async abortOnServer(): Promise<number | undefined> {
+    const uploadId = await this.creating?.catch(() => undefined);
+    if (uploadId === undefined) return undefined;
+    const deadline = AbortSignal.timeout(this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
+    const request = signRequest(this.s3.target, 'DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`);
+    const answer = await this.send(request, undefined, 'AbortMultipartUpload', deadline);
+    return answer.status;
+  }
+
+  /** Resuming: the parts already uploaded, from ListParts; the offset the input starts at. */
+  private async prepare(): Promise<number> {
+    const { resume, checkpointStore, resumeInput } = this.options;
+    if (resume === undefined) return 0;
+    const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
+    if (checkpoint === undefined) return 0;
+    const parsed = parseUploadUrl(checkpoint.url);
+    if (!parsed || parsed.objectPath !== this.s3.target.objectPath || parsed.origin !== this.s3.target.origin) {
+      throw new ResumeMismatchError(`the checkpoint is for another object than ${this.redactedUrl}`, this.context());
+    }
+    this.uploadId = parsed.uploadId;
+    this.creating = Promise.resolve(parsed.uploadId);
+    this.listed = await this.listParts();
+    if (resumeInput === 'from-start') return 0;
+    // From the committed offset: the parts below it are on the server, and their bytes won't come again.
+    const inputStart = checkpoint.bytesCommitted;
+    while (this.nextPartStart < inputStart) {
+      const length = this.partSize();
+      const listed = this.listed.get(this.nextPartNumber);
+      if (!listed || listed.size !== length) {
+        throw new ResumeMismatchError(`part ${this.nextPartNumber} below the checkpoint's offset ${inputStart} is not on the server; resume with resumeInput 'from-start'`, this.context());
+      }
+      this.parts.set(this.nextPartNumber, { partNumber: this.nextPartNumber, start: this.nextPartStart, length, etag: listed.etag, done: true, verified: false });
+      this.nextPartStart += length;
+      this.nextPartNumber++;
+    }
+    if (this.nextPartStart !== inputStart) throw new ResumeMismatchError(`the checkpoint's offset ${inputStart} is not a part boundary`, this.context());
+    this.oldestOpen = this.nextPartNumber;
+    this.buffer = new ReplayBuffer(inputStart);
+    this.state.bytesWritten = inputStart;
+    this.state.bytesCommitted = inputStart;
+    this.state.bytesSent = inputStart;
+    this.digests = new StreamDigests(this.options.checksum, { offset: inputStart, crc32cState: checkpoint.crc32cState ?? 0 });
+    this.lastCheckpoint = inputStart;
+    return inputStart;
+  }
+
+  private async loadCheckpoint(store: ResolvedOptions['checkpointStore']): Promise<Checkpoint | undefined> {
+    try {
+      return await store?.load();
+    } catch (error) {
+      throw new CheckpointError(`could not load the checkpoint: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Every part of the upload (ListParts, page by page). */
+  private async listParts(): Promise<Map<number, ListedPart>> {
+    const found = new Map<number, ListedPart>();
+    let marker: number | undefined = 0;
+    while (marker !== undefined) {
+      const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(this.uploadId as string)}${marker > 0 ? `&part-number-marker=${marker}` : ''}`;
+      const answer = await this.withRetries('ListParts', () => signRequest(this.s3.target, 'GET', path), undefined);
+      const page = parsePartsPage(answer.body);
+      if (!page) throw new ProtocolError(`ListParts answered ${answer.status} without a ListPartsResult (${this.redactedUrl})`, this.context());
+      for (const part of page.parts) found.set(part.partNumber, part);
+      marker = page.nextMarker;
+    }
+    return found;
+  }
+
+  /** Starts every part whose bytes are all here, within the window of `queueSize` part numbers. */
+  private launchParts(): void {
+    while (!this.failure && this.nextPartNumber < this.oldestOpen + this.s3.queueSize && this.inFlight.size < this.s3.queueSize) {
+      const size = this.partSize();
+      const available = this.state.bytesWritten - this.nextPartStart;
+      const isLast = this.state.ended && available <= size;
+      // Before any part went out, a stream that may still fit in one part waits: then one PutObject.
+      const multipartNeeded = this.creating !== undefined || available > size || (this.options.totalSize ?? 0) > size;
+      if (!(isLast ? available > 0 && this.creating !== undefined : available >= size && multipartNeeded)) return;
+      const part: Part = { partNumber: this.nextPartNumber, start: this.nextPartStart, length: isLast ? available : size, done: false, verified: false };
+      this.parts.set(part.partNumber, part);
+      this.nextPartNumber++;
+      this.nextPartStart += part.length;
+      this.state.bytesSent = this.nextPartStart;
+      const running = this.sendPart(part).then(
+        () => this.onPartDone(part),
+        (error: Error) => this.fail(error),
+      );
+      this.inFlight.add(running);
+      void running.finally(() => {
+        this.inFlight.delete(running);
+        this.wakeLoop();
+      });
+    }
+  }
+
+  private async sendPart(part: Part): Promise<void> {
+    const body = this.buffer.view(part.start, part.length);
+    const sums = new StreamDigests(this.options.checksum).digestWith(body);
+    if (this.keepListed(part, body, sums)) return;
+    const uploadId = await this.ensureUpload();
+    const path = `${this.s3.target.objectPath}?partNumber=${part.partNumber}&uploadId=${encodeURIComponent(uploadId)}`;
+    const what = `part ${part.partNumber} (bytes ${part.start}-${part.start + part.length - 1})`;
+    const answer = await this.withRetries(what, () => signRequest(this.s3.target, 'PUT', path, checksumHeaders(sums)), body);
+    const etag = answer.headers['etag'];
+    if (!etag) throw new ProtocolError(`${what} answered ${answer.status} without an ETag (${this.redactedUrl})`, this.context());
+    part.etag = etag;
+    part.crc32c = sums.crc32c;
+    part.verified = this.checkEchoes(what, answer, sums);
+    if (sums.md5 !== undefined) part.md5Hex = Buffer.from(sums.md5, 'base64').toString('hex');
+  }
+
+  /**
+   * A part a crashed process already uploaded is kept when the bytes written again are the same
+   * (its ETag is their MD5, or S3's CRC32C matches); otherwise it is uploaded again over it.
+   */
+  private keepListed(part: Part, body: readonly Uint8Array[], sums: Digests): boolean {
+    const listed = this.listed.get(part.partNumber);
+    if (!listed || listed.size !== part.length) return false;
+    const plain = PLAIN_MD5_ETAG.exec(listed.etag)?.[1]?.toLowerCase();
+    if (plain === undefined) return false;
+    const ours = sums.md5 === undefined ? md5Hex(body) : Buffer.from(sums.md5, 'base64').toString('hex');
+    if (plain !== ours) return false;
+    part.etag = listed.etag;
+    part.md5Hex = ours;
+    part.verified = true;
+    return true;
+  }
+
+  /** Compares what the server echoed (x-amz-checksum-crc32c, a plain-MD5 ETag) with our digests. */
+  private checkEchoes(what: string, answer: TransportAnswer, sums: Digests): boolean {
+    let compared = false;
+    const echoedCrc = answer.headers['x-amz-checksum-crc32c'];
+    if (sums.crc32c !== undefined && echoedCrc !== undefined) {
+      if (echoedCrc !== sums.crc32c) throw this.digestMismatch('crc32c', sums.crc32c, echoedCrc, what);
+      compared = true;
+    }
+    const etagMd5 = PLAIN_MD5_ETAG.exec(answer.headers['etag'] ?? '')?.[1]?.toLowerCase();
+    if (sums.md5 !== undefined && etagMd5 !== undefined) {
+      const ours = Buffer.from(sums.md5, 'base64').toString('hex');
+      if (etagMd5 !== ours) throw this.digestMismatch('md5', ours, etagMd5, what);
+      compared = true;
+    }
+    return compared;
+  }
+
+  private ensureUpload(): Promise<string> {
+    this.creating ??= this.createUpload();
+    return this.creating;
+  }
+
+  private async createUpload(): Promise<string> {
+    const headers: Record<string, string> = {
+      ...(this.s3.contentType === undefined ? {} : { 'content-type': this.s3.contentType }),
+      ...(this.digests.usesCrc32c ? { 'x-amz-checksum-algorithm': 'CRC32C' } : {}),
+    };
+    const answer = await this.withRetries('CreateMultipartUpload', () => signRequest(this.s3.target, 'POST', `${this.s3.target.objectPath}?uploads`, headers), undefined);
+    const uploadId = parseUploadId(answer.body);
+    if (uploadId === undefined) throw new ProtocolError(`CreateMultipartUpload answered ${answer.status} without an UploadId (${this.redactedUrl})`, this.context());
+    this.uploadId = uploadId;
+    return uploadId;
+  }
+
+  /** After every finished part: the committed offset moves over the run of finished parts from part 1. */
+  private onPartDone(part: Part): void {
+    part.done = true;
+    while (this.parts.get(this.oldestOpen)?.done) this.oldestOpen++;
+    const committed = this.parts.get(this.oldestOpen - 1);
+    const offset = committed ? committed.start + committed.length : this.state.bytesCommitted;
+    if (offset > this.state.bytesCommitted) {
+      this.state.bytesCommitted = offset;
+      this.releaseCommitted();
+      this.hooks.onProgress({ bytesWritten: this.state.bytesWritten, bytesCommitted: offset });
+    }
+    this.notifyRoom();
+  }
+
+  /** Hashes and drops the committed bytes still held, then checkpoints the new offset. */
+  private releaseCommitted(): void {
+    const upTo = Math.min(this.state.bytesCommitted, this.buffer.bytesAppended);
+    const from = this.buffer.releasedOffset;
+    if (upTo <= from) return;
+    this.digests.update(this.buffer.view(from, upTo - from));
+    this.buffer.release(upTo);
+    if (this.uploadId === undefined || this.digests.offset <= this.lastCheckpoint) return;
+    this.lastCheckpoint = this.digests.offset;
+    this.hooks.onCheckpoint(
+      makeCheckpoint({
+        url: this.url as string,
+        protocol: 's3',
+        bytesCommitted: this.digests.offset,
+        ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}),
+      }),
+    );
+  }
+
+  /** A stream that fit in one part: one PutObject. */
+  private async putObject(): Promise<UploadResult> {
+    const length = this.state.bytesWritten - this.buffer.releasedOffset;
+    const body = this.buffer.view(this.buffer.releasedOffset, length);
+    const sums = new StreamDigests(this.options.checksum).digestWith(body);
+    const headers = { ...checksumHeaders(sums), ...(this.s3.contentType === undefined ? {} : { 'content-type': this.s3.contentType }) };
+    const answer = await this.withRetries('PutObject', () => signRequest(this.s3.target, 'PUT', this.s3.target.objectPath, headers), body);
+    const verified = this.checkEchoes('PutObject', answer, sums);
+    this.state.bytesCommitted = this.state.bytesWritten;
+    this.releaseCommitted();
+    return { status: answer.status, headers: answer.headers, body: parseBody(answer), checksums: this.digests.digestWith([]), verified };
+  }
+
+  /**
+   * CompleteMultipartUpload with every part. Its 200 can carry an `<Error>` (retried like a
+   * 5xx). If an earlier attempt completed the upload but its answer was lost, the retry finds
+   * no upload (404): the object is then checked (HEAD-like GET of its size) before success.
+   */
+  private async complete(): Promise<UploadResult> {
+    const uploadId = await this.ensureUpload();
+    const parts = [...this.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
+    const body = completeBody(parts.map(({ partNumber, etag, crc32c }) => ({ partNumber, etag: etag as string, crc32c })));
+    const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`;
+    const expected = multipartEtag(parts);
+    let answer: TransportAnswer;
+    try {
+      answer = await this.withRetries('CompleteMultipartUpload', () => signRequest(this.s3.target, 'POST', path, { 'content-type': 'application/xml' }), [Buffer.from(body)]);
+    } catch (error) {
+      // Only a retry can find the upload gone because an earlier attempt completed it.
+      if (!(error instanceof SessionExpiredError) || this.completeAttempts < 2) throw error;
+      answer = await this.checkCompletedObject(error, expected);
+    }
+    const etag = parseCompletedEtag(answer.body) ?? answer.headers['etag']?.replace(/"/g, '');
+    if (expected !== undefined && etag !== undefined && etag !== expected) {
+      throw this.digestMismatch('md5', expected, etag, 'the completed object (multipart ETag)');
+    }
+    this.state.bytesCommitted = this.state.bytesWritten;
+    this.releaseCommitted();
+    const verified = parts.every((part) => part.verified) || (expected !== undefined && etag === expected);
+    return { status: answer.status, headers: answer.headers, body: answer.body, checksums: this.digests.digestWith([]), verified };
+  }
+
+  /**
+   * The object after a lost Complete answer: it must exist with exactly the bytes written (and,
+   * when every part's MD5 is known, the multipart ETag they make).
+   */
+  private async checkCompletedObject(gone: SessionExpiredError, expectedEtag: string | undefined): Promise<TransportAnswer> {
+    const answer = await this.withRetries('checking the completed object', () => signRequest(this.s3.target, 'GET', this.s3.target.objectPath, { range: 'bytes=0-0' }), undefined).catch(() => {
+      throw gone;
+    });
+    const total = Number(/\/(\d+)$/.exec(answer.headers['content-range'] ?? '')?.[1] ?? answer.headers['content-length']);
+    const etag = answer.headers['etag']?.replace(/"/g, '');
+    if (total !== this.state.bytesWritten || (expectedEtag !== undefined && etag !== expectedEtag)) throw gone;
+    return answer;
+  }
+
+  /** One S3 request with the retry policy; a 2xx answer (Complete: without `<Error>`) or a typed error. */
+  private withRetries(what: string, sign: () => S3Request, body: Uint8Array[] | undefined): Promise<TransportAnswer> {
+    return withRetry(
+      async () => {
+        if (what === 'CompleteMultipartUpload') this.completeAttempts++;
+        const answer = await this.send(sign(), body, what, this.signal);
+        if (answer.status >= 200 && answer.status < 300) {
+          const error = what === 'CompleteMultipartUpload' ? parseS3Error(answer.body) : undefined;
+          if (error === undefined) return answer;
+          throw new HttpStatusError(answer.status, answer.body.slice(0, EXCERPT_CHARS), true, `${what} to ${this.redactedUrl} answered ${answer.status} with an error: ${error.code} ${error.message}`, this.context());
+        }
+        throw this.answerError(what, answer);
+      },
+      {
+        policy: this.options.retry,
+        signal: this.signal,
+        onRetry: (notice: RetryNotice) => this.hooks.onRetry({ ...notice, offset: this.state.bytesCommitted }),
+        describe: () => what,
+        context: () => this.context(),
+      },
+    );
+  }
+
+  private answerError(what: string, answer: TransportAnswer): ResumableUploadError {
+    const error = parseS3Error(answer.body);
+    const code = error?.code ?? '';
+    const detail = error ? `${code}: ${error.message}` : JSON.stringify(answer.body.slice(0, EXCERPT_CHARS));
+    const message = `${what} to ${this.redactedUrl} answered ${answer.status} ${detail}`;
+    if (answer.status === 404 && code !== 'NoSuchBucket') {
+      return new SessionExpiredError(answer.status, `${message}: the multipart upload no longer exists (aborted, expired or completed); nothing was completed by this stream`, this.context());
+    }
+    if (DIGEST_CODES.has(code)) return new ChecksumMismatchError('md5', undefined, undefined, `${message}: the bytes S3 received do not match our digest`, this.context());
+    const retryable = isRetryableStatus(answer.status) || RETRYABLE_CODES.has(code);
+    return new HttpStatusError(answer.status, answer.body.slice(0, EXCERPT_CHARS), retryable, message, this.context());
+  }
+
+  private async send(request: S3Request, body: Uint8Array[] | undefined, what: string, signal: AbortSignal): Promise<TransportAnswer> {
+    try {
+      return await this.transport.send({ ...request, ...(body === undefined ? {} : { body }), signal, maxBodyBytes: MAX_ANSWER_BYTES });
+    } catch (error) {
+      if (this.signal.aborted && signal === this.signal) throw this.abortError();
+      throw toTransportError(error, `${what} to ${this.redactedUrl} failed`, this.context()) ?? error;
+    }
+  }
+
+  private digestMismatch(algorithm: 'crc32c' | 'md5', ours: string, theirs: string, what: string): ChecksumMismatchError {
+    return new ChecksumMismatchError(algorithm, ours, theirs, `${what}: S3 reports ${algorithm} ${theirs}, the bytes sent have ${ours} (${this.redactedUrl}); nothing was completed`, this.context());
+  }
+
+  private sizeMismatch(reason: string): SizeMismatchError {
+    return new SizeMismatchError(this.options.totalSize ?? 0, this.state.bytesWritten, `${reason}; the upload was not completed`, this.context());
+  }
+
+  private abortError(): ResumableUploadError {
+    const reason: unknown = this.signal.reason;
+    if (reason instanceof AbortedError) return reason;
+    return new AbortedError(`the upload was aborted after ${this.state.bytesCommitted} committed bytes; it was not completed`, { ...this.context(), cause: reason });
+  }
+
+  context(): ErrorContext {
+    const url = this.url;
+    return { bytesCommitted: this.state.bytesCommitted, ...(url === undefined ? {} : { url }) };
+  }
+
+  private waitForEvent(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.loopWaiter = { resolve, reject };
+    });
+  }
+
+  private wakeLoop(): void {
+    const waiter = this.loopWaiter;
+    this.loopWaiter = undefined;
+    waiter?.resolve();
+  }
+
+  private notifyRoom(): void {
+    if (!this.roomWaiter || !this.hasRoom()) return;
+    const waiter = this.roomWaiter;
+    this.roomWaiter = undefined;
+    waiter.resolve();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    // A part that failed for good stops the others: nothing more is sent, nothing is completed.
+    if (!this.controller.signal.aborted) this.controller.abort(this.failure);
+    for (const waiter of [this.loopWaiter, this.roomWaiter]) waiter?.reject(this.failure);
+    this.loopWaiter = undefined;
+    this.roomWaiter = undefined;
+  }
+}
+
+/** Content-MD5 and x-amz-checksum-crc32c of a part, per the `checksum` option: S3 verifies both. */
+function checksumHeaders(sums: Digests): Record<string, string> {
+  return {
+    ...(sums.md5 === undefined ? {} : { 'content-md5': sums.md5 }),
+    ...(sums.crc32c === undefined ? {} : { 'x-amz-checksum-crc32c': sums.crc32c, 'x-amz-sdk-checksum-algorithm': 'CRC32C' }),
+  };
+}
+
+function md5Hex(parts: readonly Uint8Array[]): string {
+  const digest = createHash('md5');
+  for (const part of parts) digest.update(part);
+  return digest.digest('hex');
+}
+
+/** S3's ETag of a multipart object: MD5 of the parts' MD5s, "-N"; undefined unless every part's MD5 is known. */
+function multipartEtag(parts: readonly Part[]): string | undefined {
+  if (parts.length === 0 || parts.some((part) => part.md5Hex === undefined)) return undefined;
+  const digest = createHash('md5');
+  for (const part of parts) digest.update(Buffer.from(part.md5Hex as string, 'hex'));
+  return `${digest.digest('hex')}-${parts.length}`;
+}

@@ -1,0 +1,347 @@
+/**
+ * A loopback S3 server for tests, strict where clients go wrong, after the S3 API reference:
+ * SigV4 verified (an implementation of its own, independent of the client's signing library),
+ * CreateMultipartUpload, UploadPart (Content-MD5 and x-amz-checksum-crc32c verified, BadDigest),
+ * ListParts (paginated), CompleteMultipartUpload (ascending parts, every ETag, 5 MiB minimum but
+ * for the last part: InvalidPartOrder, InvalidPart, EntityTooSmall), AbortMultipartUpload,
+ * PutObject and GetObject (with Range). In memory; listens on 127.0.0.1 only.
+ *
+ * Put it behind `startFaultProxy` for faults on real sockets; `completeErrorOnce` makes the next
+ * Complete answer 200 with an `<Error>` body without completing (a documented S3 behaviour).
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { crc32c } from '@node-rs/crc32';
+import { XMLParser } from 'fast-xml-parser';
+import { crcToBase64 } from '../checksum.js';
+
+export interface S3TestServerOptions {
+  /** @default { accessKeyId: 'test-key', secretAccessKey: 'test-secret' } */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** @default 'us-east-1' */
+  readonly region?: string;
+  /** The smallest part but the last, checked at Complete. @default 5 MiB, as S3 */
+  readonly minPartSize?: number;
+  /** Parts per ListParts page (S3: 1000). @default 1000 */
+  readonly partsPerPage?: number;
+}
+
+export interface S3LogEntry {
+  readonly method: string;
+  /** 'create' | 'part' | 'list' | 'complete' | 'abort' | 'put' | 'get' | 'head' */
+  readonly operation: string;
+  readonly partNumber: number | undefined;
+  readonly bytes: number;
+  status: number;
+}
+
+interface StoredPart {
+  readonly data: Buffer;
+  readonly etag: string;
+  readonly crc32c: string;
+}
+
+interface OpenUpload {
+  readonly objectKey: string;
+  readonly checksumAlgorithm: string | undefined;
+  readonly parts: Map<number, StoredPart>;
+}
+
+export interface S3TestServer {
+  /** `http://127.0.0.1:PORT`: give it as `s3.endpoint`. */
+  readonly endpoint: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  readonly region: string;
+  readonly requests: S3LogEntry[];
+  /** The most UploadPart requests the server was receiving at once. */
+  readonly maxConcurrentParts: number;
+  /** The stored object's bytes, or undefined. */
+  object(bucket: string, key: string): Buffer | undefined;
+  /** Upload ids not completed or aborted, with how many parts each holds. */
+  openUploads(): Array<{ uploadId: string; key: string; parts: number }>;
+  /** The next Complete answers 200 with an `<Error>` body and completes nothing. */
+  completeErrorOnce(): void;
+  close(): Promise<void>;
+}
+
+const xml = new XMLParser({ parseTagValue: false, ignoreDeclaration: true });
+const md5Hex = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
+class S3Failure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
+  const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
+  const region = options.region ?? 'us-east-1';
+  const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
+  const partsPerPage = options.partsPerPage ?? 1000;
+  const objects = new Map<string, { data: Buffer; etag: string }>();
+  const uploads = new Map<string, OpenUpload>();
+  const requests: S3LogEntry[] = [];
+  const sockets = new Set<Socket>();
+  let failNextComplete = false;
+  let partsNow = 0;
+  let maxConcurrentParts = 0;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
+    const body = await readBody(req);
+    (entry as { bytes: number }).bytes = body.length;
+    verifySignature(req, body, credentials, region);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const objectKey = decodeURIComponent(url.pathname.slice(1));
+    const query = url.searchParams;
+    const uploadId = query.get('uploadId');
+    const upload = uploadId === null ? undefined : uploads.get(uploadId);
+    const needUpload = () => {
+      if (!upload) throw new S3Failure(404, 'NoSuchUpload', 'The specified upload does not exist.');
+      return upload;
+    };
+    if (req.method === 'POST' && query.has('uploads')) {
+      set(entry, 'create');
+      const id = randomBytes(12).toString('hex');
+      uploads.set(id, { objectKey, checksumAlgorithm: header(req, 'x-amz-checksum-algorithm'), parts: new Map() });
+      return sendXml(res, 200, `<InitiateMultipartUploadResult><Key>${escape(objectKey)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
+    }
+    if (req.method === 'PUT' && uploadId !== null) {
+      const partNumber = Number(query.get('partNumber'));
+      set(entry, 'part', partNumber);
+      const open = needUpload();
+      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Failure(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+      const digests = checkDigests(req, body, open.checksumAlgorithm);
+      open.parts.set(partNumber, { data: body, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
+      res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
+      return;
+    }
+    if (req.method === 'GET' && uploadId !== null) {
+      set(entry, 'list');
+      const open = needUpload();
+      const marker = Number(query.get('part-number-marker') ?? 0);
+      const numbers = [...open.parts.keys()].sort((a, b) => a - b).filter((n) => n > marker);
+      const page = numbers.slice(0, Math.min(partsPerPage, Number(query.get('max-parts') ?? partsPerPage)));
+      const truncated = page.length < numbers.length;
+      const items = page.map((n) => {
+        const part = open.parts.get(n) as StoredPart;
+        return `<Part><PartNumber>${n}</PartNumber><ETag>${escape(part.etag)}</ETag><Size>${part.data.length}</Size></Part>`;
+      });
+      return sendXml(
+        res,
+        200,
+        `<ListPartsResult><UploadId>${uploadId}</UploadId><IsTruncated>${truncated}</IsTruncated>` +
+          `${truncated ? `<NextPartNumberMarker>${page.at(-1)}</NextPartNumberMarker>` : ''}${items.join('')}</ListPartsResult>`,
+      );
+    }
+    if (req.method === 'POST' && uploadId !== null) {
+      set(entry, 'complete');
+      const open = needUpload();
+      if (failNextComplete) {
+        failNextComplete = false;
+        return sendXml(res, 200, '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
+      }
+      const object = assemble(open, body.toString('utf8'), minPartSize);
+      objects.set(objectKey, object);
+      uploads.delete(uploadId);
+      return sendXml(res, 200, `<CompleteMultipartUploadResult><Key>${escape(objectKey)}</Key><ETag>"${object.etag}"</ETag></CompleteMultipartUploadResult>`);
+    }
+    if (req.method === 'DELETE' && uploadId !== null) {
+      set(entry, 'abort');
+      needUpload();
+      uploads.delete(uploadId);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'PUT') {
+      set(entry, 'put');
+      const digests = checkDigests(req, body, undefined);
+      objects.set(objectKey, { data: body, etag: md5Hex(body) });
+      res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
+      return;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      set(entry, req.method === 'GET' ? 'get' : 'head');
+      const object = objects.get(objectKey);
+      if (!object) throw new S3Failure(404, 'NoSuchKey', 'The specified key does not exist.');
+      const range = /^bytes=(\d+)-(\d+)$/.exec(header(req, 'range') ?? '');
+      const etag = `"${object.etag}"`;
+      if (range) {
+        const start = Number(range[1]);
+        const end = Math.min(Number(range[2]), object.data.length - 1);
+        res.writeHead(206, { etag, 'content-range': `bytes ${start}-${end}/${object.data.length}` }).end(object.data.subarray(start, end + 1));
+        return;
+      }
+      res.writeHead(200, { etag, 'content-length': object.data.length }).end(req.method === 'GET' ? object.data : undefined);
+      return;
+    }
+    throw new S3Failure(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+  };
+
+  const server = createServer((req, res) => {
+    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0 };
+    requests.push(entry);
+    const isPart = req.method === 'PUT' && /[?&]partNumber=/.test(req.url ?? '');
+    if (isPart) maxConcurrentParts = Math.max(maxConcurrentParts, ++partsNow);
+    handle(req, res, entry)
+      .finally(() => {
+        if (isPart) partsNow--;
+      })
+      .then(() => {
+        entry.status = res.statusCode;
+      })
+      .catch((error: unknown) => {
+        const failure = error instanceof S3Failure ? error : new S3Failure(500, 'InternalError', String(error));
+        entry.status = failure.status;
+        if (!res.headersSent) sendXml(res, failure.status, `<Error><Code>${failure.code}</Code><Message>${escape(failure.message)}</Message></Error>`);
+      });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials,
+    region,
+    requests,
+    get maxConcurrentParts() {
+      return maxConcurrentParts;
+    },
+    object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
+    openUploads: () => [...uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
+    completeErrorOnce() {
+      failNextComplete = true;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function set(entry: S3LogEntry, operation: string, partNumber?: number): void {
+  (entry as { operation: string }).operation = operation;
+  (entry as { partNumber: number | undefined }).partNumber = partNumber;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function sendXml(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+}
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Content-MD5 and x-amz-checksum-crc32c, when sent, must be those of the body (else 400 BadDigest). */
+function checkDigests(req: IncomingMessage, body: Buffer, requiredAlgorithm: string | undefined): { crc32c: string; echo: boolean } {
+  const contentMd5 = header(req, 'content-md5');
+  if (contentMd5 !== undefined && contentMd5 !== createHash('md5').update(body).digest('base64')) {
+    throw new S3Failure(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
+  }
+  const crc = crcToBase64(crc32c(body));
+  const sentCrc = header(req, 'x-amz-checksum-crc32c');
+  if (sentCrc !== undefined && sentCrc !== crc) throw new S3Failure(400, 'BadDigest', 'The CRC32C you specified did not match the calculated checksum.');
+  if (requiredAlgorithm?.toUpperCase() === 'CRC32C' && sentCrc === undefined) {
+    throw new S3Failure(400, 'InvalidRequest', 'The upload was created using a CRC32C checksum; the part must carry x-amz-checksum-crc32c.');
+  }
+  return { crc32c: crc, echo: sentCrc !== undefined };
+}
+
+/** CompleteMultipartUpload's checks, then the object and its multipart ETag. */
+function assemble(upload: OpenUpload, body: string, minPartSize: number): { data: Buffer; etag: string } {
+  let listed: Array<{ PartNumber?: unknown; ETag?: unknown; ChecksumCRC32C?: unknown }>;
+  try {
+    const parsed = xml.parse(body) as { CompleteMultipartUpload?: { Part?: unknown } };
+    const parts = parsed.CompleteMultipartUpload?.Part;
+    listed = (parts === undefined ? [] : Array.isArray(parts) ? parts : [parts]) as typeof listed;
+  } catch {
+    listed = [];
+  }
+  if (listed.length === 0) throw new S3Failure(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+  const chosen: StoredPart[] = [];
+  let previous = 0;
+  for (const [index, item] of listed.entries()) {
+    const number = Number(item.PartNumber);
+    if (!(number > previous)) throw new S3Failure(400, 'InvalidPartOrder', 'The list of parts was not in ascending order.');
+    previous = number;
+    const stored = upload.parts.get(number);
+    if (!stored || String(item.ETag).replace(/"/g, '') !== stored.etag.replace(/"/g, '')) {
+      throw new S3Failure(400, 'InvalidPart', `One or more of the specified parts could not be found (part ${number}).`);
+    }
+    if (item.ChecksumCRC32C !== undefined && item.ChecksumCRC32C !== stored.crc32c) throw new S3Failure(400, 'InvalidPart', `Part ${number}: checksum mismatch.`);
+    if (index < listed.length - 1 && stored.data.length < minPartSize) {
+      throw new S3Failure(400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (part ${number}).`);
+    }
+    chosen.push(stored);
+  }
+  const etagDigest = createHash('md5');
+  for (const part of chosen) etagDigest.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
+  return { data: Buffer.concat(chosen.map((part) => part.data)), etag: `${etagDigest.digest('hex')}-${chosen.length}` };
+}
+
+/** SigV4 (header form), recomputed from the request as received; 403 SignatureDoesNotMatch otherwise. */
+function verifySignature(req: IncomingMessage, body: Buffer, credentials: { accessKeyId: string; secretAccessKey: string }, region: string): void {
+  const authorization = header(req, 'authorization') ?? '';
+  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(authorization);
+  if (!match) throw new S3Failure(403, 'AccessDenied', 'Missing or malformed SigV4 Authorization header.');
+  const [, accessKeyId, date, signedRegion, signedHeaders, signature] = match as unknown as string[];
+  if (accessKeyId !== credentials.accessKeyId) throw new S3Failure(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+  if (signedRegion !== region) throw new S3Failure(400, 'AuthorizationHeaderMalformed', `The region '${signedRegion}' is wrong; expecting '${region}'.`);
+  const amzDate = header(req, 'x-amz-date') ?? '';
+  const payloadHash = header(req, 'x-amz-content-sha256') ?? '';
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== createHash('sha256').update(body).digest('hex')) {
+    throw new S3Failure(400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const names = (signedHeaders as string).split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date')) throw new S3Failure(403, 'AccessDenied', 'host and x-amz-date must be signed.');
+  const canonical = [
+    req.method,
+    url.pathname,
+    canonicalQuery(url.search),
+    ...names.map((name) => `${name}:${(header(req, name) ?? '').trim().replace(/\s+/g, ' ')}`),
+    '',
+    signedHeaders,
+    payloadHash,
+  ].join('\n');
+  const scope = `${date}/${region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${credentials.secretAccessKey}`).update(date as string).digest();
+  for (const part of [region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  if (createHmac('sha256', key).update(toSign).digest('hex') !== signature) {
+    throw new S3Failure(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+  }
+}
+
+/** Query parameters sorted by name, each name and value RFC 3986-encoded, `name=` for a bare name. */
+function canonicalQuery(search: string): string {
+  const rfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return search
+    .replace(/^\?/, '')
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const [name = '', value = ''] = pair.split('=').map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
+      return [rfc3986(name), rfc3986(value)] as const;
+    })
+    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+}

@@ -1,0 +1,60 @@
+/**
+ * What the stream adapter (resumable-write-stream.ts) drives: one interface, two drivers.
+ * chunk-uploader.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
+ * adapter per wire format, protocol.ts); part-uploader.ts sends independent parts several at a
+ * time (S3 multipart). Both share the replay buffer, the retry policy, the typed errors, the
+ * checksums and the checkpoints.
+ */
+import type { Checkpoint } from './checkpoint.js';
+import type { ErrorContext } from './errors.js';
+import type { UploadResult } from './upload-answers.js';
+
+export interface UploadProgress {
+  readonly bytesWritten: number;
+  readonly bytesCommitted: number;
+}
+
+export interface RetryEvent {
+  /** The attempt that failed, from 1; restarts at 1 whenever the committed offset advances. */
+  readonly attempt: number;
+  readonly error: Error;
+  /** Bytes committed when the attempt failed: where the upload will resume at the earliest. */
+  readonly offset: number;
+  readonly delayMs: number;
+}
+
+/** How a driver tells the stream (and so the user) what happened. */
+export interface UploaderHooks {
+  onProgress(progress: UploadProgress): void;
+  onRetry(event: RetryEvent): void;
+  onCheckpoint(checkpoint: Checkpoint): void;
+}
+
+export interface Uploader {
+  readonly state: { readonly bytesWritten: number; readonly bytesCommitted: number; readonly complete: boolean };
+  readonly buffer: { readonly bytesRetained: number };
+  /** Highest number of bytes retained at once (see README, "Memory"). */
+  readonly peakBytesRetained: number;
+  readonly result: UploadResult | undefined;
+  readonly redactedUrl: string;
+  /** Settles once a resumed upload knows where the server stands (at once otherwise): the input's start offset. */
+  readonly ready: Promise<number>;
+  readonly isReady: boolean;
+  /** The loop's failure, if it failed. */
+  readonly failed: Error | undefined;
+  /** Takes a written buffer by reference. */
+  append(chunk: Uint8Array): void;
+  /** With a shared memory budget: hands a write over in parts that fit this stream's reservation. */
+  appendWithinBudget(chunk: Uint8Array): Promise<void>;
+  hasRoom(): boolean;
+  waitForRoom(): Promise<void>;
+  /** The writer's end: what is left goes out, then the upload is finalized. */
+  end(): void;
+  /** The upload loop; resolves with the final answer, rejects with a typed error. Run once. */
+  run(): Promise<UploadResult>;
+  /** Aborts whatever is in flight and every waiter; never finalizes. */
+  abort(reason: Error): void;
+  /** Cancels the upload on the server; the status it answered, undefined when nothing was created. */
+  deleteSession(): Promise<number | undefined>;
+  context(): ErrorContext;
+}
