@@ -425,22 +425,20 @@ export class PartUploader implements Uploader {
     const parts = [...this.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
     const body = completeBody(parts.map(({ partNumber, etag, crc32c }) => ({ partNumber, etag: etag as string, crc32c })));
     const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`;
-    const expected = multipartEtag(parts);
     let answer: TransportAnswer;
     try {
       answer = await this.withRetries('CompleteMultipartUpload', () => signRequest(this.s3.target, 'POST', path, { 'content-type': 'application/xml' }), [Buffer.from(body)]);
     } catch (error) {
       // Only a retry can find the upload gone because an earlier attempt completed it.
       if (!(error instanceof SessionExpiredError) || this.completeAttempts < 2) throw error;
-      answer = await this.checkCompletedObject(error, expected);
+      answer = await this.checkCompletedObject(error, parts);
     }
     const etag = parseCompletedEtag(answer.body) ?? answer.headers['etag']?.replace(/"/g, '');
-    if (expected !== undefined && etag !== undefined && etag !== expected) {
-      throw this.digestMismatch('md5', expected, etag, 'the completed object (multipart ETag)');
-    }
+    const expected = this.expectedEtag(parts, etag);
+    if (expected !== undefined && etag !== expected) throw this.digestMismatch('md5', expected, etag as string, 'the completed object (ETag)');
     this.state.bytesCommitted = this.state.bytesWritten;
     this.releaseCommitted();
-    const verified = parts.every((part) => part.verified) || (expected !== undefined && etag === expected);
+    const verified = parts.every((part) => part.verified) || expected !== undefined;
     return { status: answer.status, headers: answer.headers, body: answer.body, checksums: this.digests.digestWith([]), verified };
   }
 
@@ -448,14 +446,28 @@ export class PartUploader implements Uploader {
    * The object after a lost Complete answer: it must exist with exactly the bytes written (and,
    * when every part's MD5 is known, the multipart ETag they make).
    */
-  private async checkCompletedObject(gone: SessionExpiredError, expectedEtag: string | undefined): Promise<TransportAnswer> {
+  private async checkCompletedObject(gone: SessionExpiredError, parts: readonly Part[]): Promise<TransportAnswer> {
     const answer = await this.withRetries('checking the completed object', () => signRequest(this.s3.target, 'GET', this.s3.target.objectPath, { range: 'bytes=0-0' }), undefined).catch(() => {
       throw gone;
     });
     const total = Number(/\/(\d+)$/.exec(answer.headers['content-range'] ?? '')?.[1] ?? answer.headers['content-length']);
     const etag = answer.headers['etag']?.replace(/"/g, '');
-    if (total !== this.state.bytesWritten || (expectedEtag !== undefined && etag !== expectedEtag)) throw gone;
+    const expected = this.expectedEtag(parts, etag);
+    if (total !== this.state.bytesWritten || (expected !== undefined && etag !== expected)) throw gone;
     return answer;
+  }
+
+  /**
+   * What the completed object's ETag must be, when we can tell: S3, MinIO and Ceph give the MD5 of
+   * the parts' MD5s with "-N" (needs every part's MD5); some servers give the whole object's MD5
+   * (needs the stream's MD5). Undefined when the ETag is neither form or the digests are missing.
+   */
+  private expectedEtag(parts: readonly Part[], etag: string | undefined): string | undefined {
+    if (etag === undefined) return undefined;
+    if (/^[0-9a-f]{32}-\d+$/i.test(etag)) return multipartEtag(parts);
+    const streamMd5 = this.digests.digestWith([]).md5;
+    if (/^[0-9a-f]{32}$/i.test(etag) && streamMd5 !== undefined) return Buffer.from(streamMd5, 'base64').toString('hex');
+    return undefined;
   }
 
   /** One S3 request with the retry policy; a 2xx answer (Complete: without `<Error>`) or a typed error. */

@@ -184,6 +184,9 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
 
   const server = createServer((req, res) => {
     const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0 };
+    // Named before the body is read, so a request cut mid-body is logged for what it was.
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));
     requests.push(entry);
     const isPart = req.method === 'PUT' && /[?&]partNumber=/.test(req.url ?? '');
     if (isPart) maxConcurrentParts = Math.max(maxConcurrentParts, ++partsNow);

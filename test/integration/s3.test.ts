@@ -1,0 +1,312 @@
+/**
+ * S3 multipart against the project's strict loopback S3 server (src/testing/s3-server.ts), with
+ * faults on real sockets from the proxy in front of it; and a compatibility pass against s3rver.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createResumableWriteStream, type Checkpoint, type ResumableWriteStreamOptions } from '../../src/index.js';
+import { partSizeOf } from '../../src/protocols/s3.js';
+import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
+import { FAST_RETRY, MiB, makeData, sha256, source } from './helpers.js';
+
+const PART = 5 * MiB;
+let s3: S3TestServer;
+let proxy: FaultProxy;
+let keys = 0;
+
+beforeAll(async () => {
+  s3 = await createS3TestServer();
+  proxy = await startFaultProxy({ target: s3.endpoint });
+});
+afterEach(() => proxy.clearFaults());
+afterAll(async () => {
+  await proxy.close();
+  await s3.close();
+});
+
+interface S3Case {
+  size: number;
+  writeSize?: number;
+  faults?: ProxyFaultRule[];
+  options?: Partial<ResumableWriteStreamOptions>;
+  s3?: Record<string, unknown>;
+}
+
+function streamFor(key: string, spec: Pick<S3Case, 'options' | 's3'> = {}) {
+  return createResumableWriteStream({
+    s3: { bucket: 'bkt', key, endpoint: proxy.url, credentials: s3.credentials, ...spec.s3 },
+    chunkSize: PART,
+    ...spec.options,
+    retry: { ...FAST_RETRY, ...spec.options?.retry },
+  });
+}
+
+async function uploadS3(spec: S3Case) {
+  const key = `objects/${++keys} name with spaces+plus.bin`;
+  for (const fault of spec.faults ?? []) proxy.addFault(fault);
+  const before = s3.requests.length;
+  const data = makeData(spec.size);
+  const stream = streamFor(key, spec);
+  const error = await pipeline(source(data, spec.writeSize ?? 256 * 1024), stream).then(() => undefined, (caught: unknown) => caught);
+  const wire = s3.requests.slice(before).map((entry) => `${entry.operation}${entry.partNumber ?? ''} ${entry.status}`);
+  return { key, data, stream, error, wire, stored: s3.object('bkt', key) };
+}
+
+function expectStoredExactly(outcome: Awaited<ReturnType<typeof uploadS3>>) {
+  expect(outcome.error).toBeUndefined();
+  expect(outcome.stored?.length).toBe(outcome.data.length);
+  expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
+  expect(outcome.stream.bytesCommitted).toBe(outcome.data.length);
+  expect(outcome.stream.result?.verified).toBe(true);
+}
+
+describe('s3: sizes across the 5 MiB part boundary', () => {
+  it.each([
+    ['empty stream', 0, ['put 200']],
+    ['1 byte', 1, ['put 200']],
+    ['5 MiB − 1', PART - 1, ['put 200']],
+    ['5 MiB: one part, one PutObject', PART, ['put 200']],
+    ['5 MiB + 1', PART + 1, ['create 200', 'part1 200', 'part2 200', 'complete 200']],
+    ['10 MiB: two parts exactly', 2 * PART, ['create 200', 'part1 200', 'part2 200', 'complete 200']],
+  ])('%s', async (_name, size, wire) => {
+    const outcome = await uploadS3({ size });
+    expectStoredExactly(outcome);
+    expect([...outcome.wire].sort()).toEqual([...wire].sort());
+  });
+
+  it('3 parts + 17 bytes through 64 KiB writes, parts in parallel, memory bounded by (queueSize + 1) parts', async () => {
+    const outcome = await uploadS3({ size: 3 * PART + 17, writeSize: 64 * 1024, s3: { queueSize: 2 } });
+    expectStoredExactly(outcome);
+    expect(outcome.wire.filter((line) => line.startsWith('part'))).toHaveLength(4);
+    expect(outcome.stream.peakBytesRetained).toBeLessThanOrEqual(3 * PART + 64 * 1024);
+  });
+
+  it('queueSize 4 really sends parts at once', async () => {
+    proxy.addFault({ fault: 'stall-for-100ms', method: 'PUT', times: 8 });
+    const outcome = await uploadS3({ size: 6 * PART, writeSize: MiB });
+    expectStoredExactly(outcome);
+    expect(s3.maxConcurrentParts).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each([['crc32c'], ['md5'], ['both'], [false]] as const)('checksum %s: per-part digests S3 verifies', async (checksum) => {
+    const outcome = await uploadS3({ size: PART + 3, options: { checksum } });
+    expect(outcome.error).toBeUndefined();
+    expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
+    // With no digest of ours to compare, nothing is claimed as verified.
+    expect(outcome.stream.result?.verified).toBe(checksum !== false);
+  });
+});
+
+describe('s3: faults on real sockets', () => {
+  it.each([
+    ['the first part', 1],
+    ['a middle part', 3],
+    ['the final part', 4],
+  ])('connection cut mid-%s: the part is sent again, nothing else', async (_name, on) => {
+    // PUT requests: part1..part4 in order of sending (queueSize 1 keeps the order fixed).
+    const outcome = await uploadS3({ size: 3 * PART + 100_000, s3: { queueSize: 1 }, faults: [{ fault: 'return-reset-connection-after-64K', method: 'PUT', on }] });
+    expectStoredExactly(outcome);
+    const parts = outcome.wire.filter((line) => line.startsWith('part'));
+    expect(parts).toHaveLength(5);
+    expect(parts.filter((line) => !line.endsWith(' 200'))).toHaveLength(1);
+  });
+
+  it.each(['return-503', 'return-500', 'return-429', 'return-reset-connection', 'stall-for-50ms'])('%s on a part is retried', async (fault) => {
+    expectStoredExactly(await uploadS3({ size: 2 * PART + 1, faults: [{ fault, method: 'PUT', on: 2 }] }));
+  });
+
+  it('503 on CreateMultipartUpload and on CompleteMultipartUpload are retried', async () => {
+    expectStoredExactly(await uploadS3({ size: 2 * PART + 1, faults: [{ fault: 'return-503', method: 'POST', on: 1 }, { fault: 'return-503', method: 'POST', on: 2 }] }));
+  });
+
+  it('Complete answering 200 with an <Error> body is a failure, retried, never success', async () => {
+    s3.completeErrorOnce();
+    const outcome = await uploadS3({ size: PART + 1 });
+    expectStoredExactly(outcome);
+    expect(outcome.wire.filter((line) => line.startsWith('complete'))).toHaveLength(2);
+  });
+
+  it("a lost Complete answer: the retry finds no upload, the object is checked and accepted", async () => {
+    const outcome = await uploadS3({ size: PART + 1, options: { checksum: 'both' }, faults: [{ fault: 'lose-final-answer', method: 'POST', on: 2 }] });
+    expectStoredExactly(outcome);
+    expect(outcome.wire.filter((line) => line.startsWith('complete'))).toEqual(['complete 200', 'complete 404']);
+  });
+
+  it('a corrupted part is refused by S3 (BadDigest) → RWS_CHECKSUM_MISMATCH, nothing completed, upload aborted', async () => {
+    const outcome = await uploadS3({ size: 2 * PART + 1, faults: [{ fault: 'corrupt-byte', method: 'PUT', on: 2 }] });
+    expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH' });
+    expect(outcome.stored).toBeUndefined();
+    expect(outcome.wire.some((line) => line.startsWith('complete'))).toBe(false);
+    expect(outcome.wire.at(-1)).toBe('abort 204');
+    expect(s3.openUploads().filter((upload) => upload.key.endsWith(outcome.key))).toEqual([]);
+  });
+
+  it('a part that fails for good fails the stream: no Complete, the other parts stop, the upload is aborted (aws-sdk-js-v3 #2311)', async () => {
+    const outcome = await uploadS3({ size: 4 * PART + 1, faults: [{ fault: 'return-403', method: 'PUT', on: 2 }] });
+    expect(outcome.error).toMatchObject({ code: 'RWS_HTTP_STATUS', status: 403 });
+    expect(outcome.stored).toBeUndefined();
+    expect(outcome.wire.some((line) => line.startsWith('complete'))).toBe(false);
+    expect(outcome.wire.at(-1)).toBe('abort 204');
+    expect(s3.openUploads().filter((upload) => upload.key.endsWith(outcome.key))).toEqual([]);
+  });
+
+  it('retries running out on one part → RWS_RETRIES_EXHAUSTED, never a completed object missing it', async () => {
+    const outcome = await uploadS3({ size: 3 * PART, options: { retry: { retries: 2 } }, faults: [{ fault: 'return-503', method: 'PUT', on: 2, times: 10 }] });
+    expect(outcome.error).toMatchObject({ code: 'RWS_RETRIES_EXHAUSTED' });
+    expect(outcome.stored).toBeUndefined();
+    expect(outcome.wire.some((line) => line.startsWith('complete'))).toBe(false);
+  });
+
+  it('wrong credentials → 403 SignatureDoesNotMatch, the secret in no message', async () => {
+    const outcome = await uploadS3({ size: PART + 1, s3: { credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: 'not-the-secret-XYZ' } } });
+    expect(outcome.error).toMatchObject({ code: 'RWS_HTTP_STATUS', status: 403 });
+    expect(String((outcome.error as Error).message)).toMatch(/SignatureDoesNotMatch/);
+    expect(String((outcome.error as Error).message)).not.toContain('not-the-secret-XYZ');
+  });
+});
+
+describe('s3: cancel, keep, resume', () => {
+  it('cancel() sends AbortMultipartUpload (204): no parts left, no object', async () => {
+    const stream = streamFor('cancel/me');
+    stream.on('error', () => {});
+    stream.write(makeData(2 * PART + 1));
+    await new Promise((resolve) => stream.once('progress', resolve));
+    expect(await stream.cancel()).toEqual({ status: 204 });
+    expect(s3.openUploads().filter((upload) => upload.key === 'bkt/cancel/me')).toEqual([]);
+    expect(s3.object('bkt', 'cancel/me')).toBeUndefined();
+  });
+
+  it('destroyed with leavePartsOnError: the parts stay; a checkpoint resumes from the committed offset with ListParts (paginated)', async () => {
+    const paged = await createS3TestServer({ partsPerPage: 2 });
+    try {
+      const data = makeData(6 * PART + 9);
+      const options = { s3: { bucket: 'bkt', key: 'resume/me', endpoint: paged.endpoint, credentials: paged.credentials, leavePartsOnError: true }, chunkSize: PART, retry: FAST_RETRY };
+      const first = createResumableWriteStream(options);
+      first.on('error', () => {});
+      let checkpoint: Checkpoint | undefined;
+      first.on('checkpoint', (saved) => (checkpoint = saved));
+      first.write(data.subarray(0, 5 * PART + 1));
+      await new Promise<void>((resolve) => first.on('checkpoint', (saved) => saved.bytesCommitted >= 4 * PART && resolve()));
+      first.destroy();
+      await new Promise((resolve) => first.once('close', resolve));
+      expect(paged.openUploads()).toEqual([expect.objectContaining({ key: 'bkt/resume/me', parts: expect.any(Number) })]);
+      expect(checkpoint).toMatchObject({ protocol: 's3', bytesCommitted: expect.any(Number) });
+      const committed = (checkpoint as Checkpoint).bytesCommitted;
+      const before = paged.requests.length;
+      const second = createResumableWriteStream({ ...options, resume: checkpoint, resumeInput: 'from-committed' });
+      expect(await second.committedOffset()).toBe(committed);
+      await pipeline(source(data.subarray(committed)), second);
+      expect(sha256(paged.object('bkt', 'resume/me') as Buffer)).toBe(sha256(data));
+      const after = paged.requests.slice(before).map((entry) => entry.operation);
+      expect(after.filter((operation) => operation === 'list').length).toBeGreaterThanOrEqual(2);
+      expect(after.filter((operation) => operation === 'part').length).toBeLessThanOrEqual(7 - committed / PART);
+    } finally {
+      await paged.close();
+    }
+  });
+
+  it('credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; none at all is a TypeError at construction', async () => {
+    const saved = { ...process.env };
+    try {
+      process.env['AWS_ACCESS_KEY_ID'] = s3.credentials.accessKeyId;
+      process.env['AWS_SECRET_ACCESS_KEY'] = s3.credentials.secretAccessKey;
+      const data = makeData(1000);
+      await pipeline(source(data), createResumableWriteStream({ s3: { bucket: 'bkt', key: 'env/creds', endpoint: s3.endpoint } }));
+      expect(s3.object('bkt', 'env/creds')?.equals(data)).toBe(true);
+      delete process.env['AWS_ACCESS_KEY_ID'];
+      expect(() => createResumableWriteStream({ s3: { bucket: 'bkt', key: 'x', endpoint: s3.endpoint } })).toThrow(/AWS_ACCESS_KEY_ID/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('options: s3 needs protocol s3 and no url; parts of 5 MiB to 5 GiB; no memoryBudget yet; plain http only to loopback', () => {
+    const s3Options = { bucket: 'b', key: 'k', credentials: { accessKeyId: 'a', secretAccessKey: 's' } };
+    expect(() => createResumableWriteStream({ protocol: 'gcs', s3: s3Options } as never)).toThrow(/protocol: 's3'/);
+    expect(() => createResumableWriteStream({ protocol: 's3' } as never)).toThrow(/needs an `s3` option/);
+    expect(() => createResumableWriteStream({ s3: s3Options, url: 'https://x.example/u' })).toThrow(/`url` does not apply/);
+    expect(() => createResumableWriteStream({ s3: s3Options, chunkSize: PART - 1 })).toThrow(RangeError);
+    expect(() => createResumableWriteStream({ s3: { ...s3Options, bucket: '' } })).toThrow(/s3\.bucket/);
+    expect(() => createResumableWriteStream({ s3: { ...s3Options, queueSize: 0 } })).toThrow(/s3\.queueSize/);
+    expect(() => createResumableWriteStream({ s3: { ...s3Options, endpoint: 'http://minio.example:9000' } })).toThrow(/allowInsecureHttp/);
+  });
+
+  it('the part size doubles every 900 parts, so 10,000 parts from 5 MiB reach past S3’s 5 TiB limit', () => {
+    expect(partSizeOf(1, PART)).toBe(PART);
+    expect(partSizeOf(900, PART)).toBe(PART);
+    expect(partSizeOf(901, PART)).toBe(2 * PART);
+    let total = 0;
+    for (let part = 1; part <= 10_000; part++) total += partSizeOf(part, PART);
+    expect(total).toBeGreaterThan(5 * 1024 ** 4);
+    expect(partSizeOf(10_000, PART)).toBeLessThanOrEqual(5 * 1024 ** 3);
+  });
+});
+
+describe('s3: surviving a crash of the uploading process', () => {
+  const script = join(import.meta.dirname, '..', 'fixtures', 'crash-upload-s3.mjs');
+
+  it('SIGKILL mid-upload; a second process resumes from the checkpoint file, keeps the parts it can verify; the object gunzips to the file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'rws-s3-crash-'));
+    try {
+      const input = join(directory, 'input.bin');
+      const data = randomBytes(24 * MiB);
+      await writeFile(input, data);
+      const checkpointFile = join(directory, 'checkpoint.json');
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey };
+      proxy.addFault({ fault: 'stall-for-150ms', method: 'PUT', times: 1000 });
+      const first = spawn(process.execPath, [script, proxy.url, input, checkpointFile, 'fresh'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+      await new Promise<void>((resolve, reject) => {
+        first.stdout.on('data', (chunk: Buffer) => {
+          if (Number(/checkpoint (\d+)/.exec(chunk.toString())?.[1] ?? 0) >= 2 * PART) resolve();
+        });
+        first.once('exit', () => reject(new Error('the first process ended before it was killed')));
+      });
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+      proxy.clearFaults();
+      const before = s3.requests.length;
+      const second = spawn(process.execPath, [script, proxy.url, input, checkpointFile, 'resume'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+      let output = '';
+      second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      expect(await new Promise((resolve) => second.once('exit', resolve))).toBe(0);
+      expect(output).toMatch(/done 200 verified=true/);
+      expect(sha256(gunzipSync(s3.object('bkt', 'crash/object.gz') as Buffer))).toBe(sha256(data));
+      // (A part the killed process had sent may still arrive through the stalling proxy: not counted.)
+      const resent = s3.requests.slice(before).filter((entry) => entry.operation === 'part' && entry.status === 200).length;
+      // gzip of random data is ~24 MiB: 5 parts; at least the 2 checkpointed ones were kept.
+      expect(resent).toBeLessThanOrEqual(3);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('s3: compatibility with s3rver (a registry S3 server)', () => {
+  it.each([1, PART + 1, 2 * PART + 3])('%i bytes are stored exactly', async (size) => {
+    const { default: S3rver } = await import('s3rver');
+    const directory = await mkdtemp(join(tmpdir(), 'rws-s3rver-'));
+    const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: 'bkt', configs: [] }] });
+    const { port } = (await server.run()) as unknown as { port: number };
+    try {
+      const data = makeData(size);
+      const stream = createResumableWriteStream({
+        s3: { bucket: 'bkt', key: 'compat/object.bin', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+        chunkSize: PART,
+        checksum: 'md5',
+        retry: FAST_RETRY,
+      });
+      await pipeline(source(data), stream);
+      const answer = await fetch(`http://127.0.0.1:${port}/bkt/compat/object.bin`);
+      expect(sha256(Buffer.from(await answer.arrayBuffer()))).toBe(sha256(data));
+    } finally {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
