@@ -25,6 +25,8 @@ export interface S3TestServerOptions {
   readonly minPartSize?: number;
   /** Parts per ListParts page (S3: 1000). @default 1000 */
   readonly partsPerPage?: number;
+  /** Keep the bytes (to read objects back); false keeps only sizes and digests, for benchmarks. @default true */
+  readonly storeObjects?: boolean;
 }
 
 export interface S3LogEntry {
@@ -38,6 +40,7 @@ export interface S3LogEntry {
 
 interface StoredPart {
   readonly data: Buffer;
+  readonly size: number;
   readonly etag: string;
   readonly crc32c: string;
 }
@@ -83,6 +86,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const region = options.region ?? 'us-east-1';
   const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
   const partsPerPage = options.partsPerPage ?? 1000;
+  const keep = (data: Buffer) => (options.storeObjects === false ? Buffer.alloc(0) : data);
   const objects = new Map<string, { data: Buffer; etag: string }>();
   const uploads = new Map<string, OpenUpload>();
   const requests: S3LogEntry[] = [];
@@ -116,7 +120,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
       const open = needUpload();
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Failure(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
       const digests = checkDigests(req, body, open.checksumAlgorithm);
-      open.parts.set(partNumber, { data: body, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
+      open.parts.set(partNumber, { data: keep(body), size: body.length, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
       res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
       return;
     }
@@ -129,7 +133,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
       const truncated = page.length < numbers.length;
       const items = page.map((n) => {
         const part = open.parts.get(n) as StoredPart;
-        return `<Part><PartNumber>${n}</PartNumber><ETag>${escape(part.etag)}</ETag><Size>${part.data.length}</Size></Part>`;
+        return `<Part><PartNumber>${n}</PartNumber><ETag>${escape(part.etag)}</ETag><Size>${part.size}</Size></Part>`;
       });
       return sendXml(
         res,
@@ -160,7 +164,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     if (req.method === 'PUT') {
       set(entry, 'put');
       const digests = checkDigests(req, body, undefined);
-      objects.set(objectKey, { data: body, etag: md5Hex(body) });
+      objects.set(objectKey, { data: keep(body), etag: md5Hex(body) });
       res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
       return;
     }
@@ -289,7 +293,7 @@ function assemble(upload: OpenUpload, body: string, minPartSize: number): { data
       throw new S3Failure(400, 'InvalidPart', `One or more of the specified parts could not be found (part ${number}).`);
     }
     if (item.ChecksumCRC32C !== undefined && item.ChecksumCRC32C !== stored.crc32c) throw new S3Failure(400, 'InvalidPart', `Part ${number}: checksum mismatch.`);
-    if (index < listed.length - 1 && stored.data.length < minPartSize) {
+    if (index < listed.length - 1 && stored.size < minPartSize) {
       throw new S3Failure(400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (part ${number}).`);
     }
     chosen.push(stored);
