@@ -85,6 +85,16 @@ const runs = {
     await dispatcher.close();
     return { objectBytes: spec.size * spec.concurrency, ...(memoryBudget ? { peakRetained: memoryBudget.peakBytesReserved } : {}) };
   },
+  async s3raw() {
+    // The limit: one PutObject of every byte, signed like ours, straight through undici.
+    const { resolveTarget, signRequest } = await import('../dist/protocols/s3.js');
+    const target = resolveTarget({ bucket: 'bench', key: `raw-${process.pid}`, region: 'us-east-1', endpoint: spec.server, credentials: S3_CREDENTIALS });
+    const signed = signRequest(target, 'PUT', target.objectPath);
+    const answer = await request(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-length': String(spec.size) }, body: pieces(spec.size) });
+    await answer.body.dump();
+    if (answer.statusCode !== 200) throw new Error(`raw PutObject answered ${answer.statusCode}`);
+    return { objectBytes: spec.size };
+  },
   async s3() {
     const stream = createResumableWriteStream({
       s3: { bucket: 'bench', key: `ours-${process.pid}`, endpoint: spec.server, credentials: S3_CREDENTIALS, queueSize: spec.queueSize },

@@ -242,6 +242,9 @@ export class ChunkUploader implements Uploader {
     const { resume, checkpointStore, resumeInput } = this.options;
     if (resume === undefined) return 0;
     const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
+    if (checkpoint !== undefined && checkpoint.protocol !== this.options.protocol) {
+      throw new ResumeMismatchError(`the checkpoint is for protocol '${checkpoint.protocol}', but the stream speaks '${this.options.protocol}': pass \`protocol: '${checkpoint.protocol}'\``, this.context());
+    }
     if (checkpoint === undefined) {
       if (this.url === undefined && this.options.sessionFactory === undefined) {
         throw new TypeError('`resume: true` found no checkpoint in the store, and no `url` was given for a fresh upload');

@@ -222,6 +222,9 @@ export class PartUploader implements Uploader {
     if (resume === undefined) return 0;
     const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
     if (checkpoint === undefined) return 0;
+    if (checkpoint.protocol !== this.options.protocol) {
+      throw new ResumeMismatchError(`the checkpoint is for protocol '${checkpoint.protocol}', but the stream speaks '${this.options.protocol}': pass \`protocol: '${checkpoint.protocol}'\``, this.context());
+    }
     const parsed = parseUploadUrl(checkpoint.url);
     if (!parsed || parsed.objectPath !== this.s3.target.objectPath || parsed.origin !== this.s3.target.origin) {
       throw new ResumeMismatchError(`the checkpoint is for another object than ${this.redactedUrl}`, this.context());

@@ -4,7 +4,7 @@
  * Exit status: 0 success, 1 the upload failed, 2 usage error, 130 interrupted (Ctrl-C).
  * The session URL is a credential: only `rws init`, whose job it is, prints one.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -14,9 +14,11 @@ import {
   createGcsSession,
   createRedivisSession,
   createResumableWriteStream,
+  createTusUpload,
   parseCheckpoint,
   ResumableUploadError,
   type ChecksumOption,
+  type ProtocolName,
   type ResumableWriteStreamOptions,
 } from '../index.js';
 import { createReporter, type ReporterMode } from './reporters.js';
@@ -24,15 +26,20 @@ import { parseCount, parseDuration, parseRate, parseSize, UsageError } from './u
 
 const USAGE = `Usage:
   rws upload <session-url> [file|-] [options]    upload a file or stdin to a resumable session
+  rws upload --protocol tus <upload-url> [file|-] to a tus upload (see rws init tus)
+  rws upload --s3 s3://BUCKET/KEY [file|-]       to S3 (multipart; AWS_* credentials from the environment)
   rws upload --resume FILE [file|-] [options]    resume from a checkpoint file (same input again)
   rws init gcs --bucket B --name N [--token T] [--api json|xml] [--content-type T] [--endpoint URL]
   rws init redivis --table T --size N [--token T] [--endpoint URL]
+  rws init tus --endpoint URL [--metadata key=value ...] [--size N]
   rws serve [--port P] [--fault NAME ...] [--latency 30ms] [--bandwidth 100MB/s] [--dialect gcs|redivis]
   rws demo
 
 upload options:
   --gzip                 compress on the fly
-  --chunk-size SIZE      bytes per request, a multiple of 256KiB (default 8MiB)
+  --protocol P           gcs (default) or tus
+  --s3 s3://BUCKET/KEY   upload to S3; with --endpoint URL (MinIO, R2…), --region R, --queue-size N
+  --chunk-size SIZE      bytes per request: gcs a multiple of 256KiB, s3 5MiB to 5GiB (default 8MiB)
   --total SIZE           the exact size, when known
   --checksum ALG         crc32c (default), md5, both or none
   --header 'Name: value' an extra request header (repeatable)
@@ -87,6 +94,11 @@ function planUpload(args: string[]): UploadPlan {
     allowPositionals: true,
     options: {
       gzip: { type: 'boolean' },
+      protocol: { type: 'string' },
+      s3: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      'queue-size': { type: 'string' },
       'chunk-size': { type: 'string' },
       total: { type: 'string' },
       checksum: { type: 'string' },
@@ -99,10 +111,14 @@ function planUpload(args: string[]): UploadPlan {
     },
   });
   const [first, second, extra] = positionals;
-  const url = values.resume === undefined ? first : undefined;
-  const input = values.resume === undefined ? second : first;
-  if (extra !== undefined || (values.resume !== undefined && second !== undefined)) throw new UsageError('too many arguments');
-  if (values.resume === undefined && url === undefined) throw new UsageError('upload needs a session URL (or --resume FILE)');
+  const s3 = values.s3 === undefined ? undefined : parseS3Target(values);
+  const protocol = parseProtocol(values.protocol ?? checkpointProtocol(values.resume), s3 !== undefined);
+  // The session URL comes first, unless a checkpoint or --s3 says where the upload goes.
+  const needsUrl = values.resume === undefined && s3 === undefined;
+  const url = needsUrl ? first : undefined;
+  const input = needsUrl ? second : first;
+  if (extra !== undefined || (!needsUrl && second !== undefined)) throw new UsageError('too many arguments');
+  if (needsUrl && url === undefined) throw new UsageError('upload needs a session URL (or --s3 s3://BUCKET/KEY, or --resume FILE)');
   if (values.resume !== undefined && values.checkpoint !== undefined && values.resume !== values.checkpoint) {
     throw new UsageError('--resume FILE already saves checkpoints to FILE; --checkpoint must be the same file or left out');
   }
@@ -112,6 +128,8 @@ function planUpload(args: string[]): UploadPlan {
   }
   const checkpointFile = values.resume ?? values.checkpoint;
   const options: ResumableWriteStreamOptions = {
+    protocol,
+    ...(s3 === undefined ? {} : { s3 }),
     ...(url === undefined ? {} : { url }),
     ...(values['chunk-size'] === undefined ? {} : { chunkSize: parseSize('--chunk-size', values['chunk-size']) }),
     ...(values.total === undefined ? {} : { totalSize: parseSize('--total', values.total) }),
@@ -119,7 +137,7 @@ function planUpload(args: string[]): UploadPlan {
     headers: parseHeaders(values.header ?? []),
     ...(checkpointFile === undefined ? {} : { checkpointStore: createFileCheckpointStore(checkpointFile) }),
     ...(values.resume !== undefined ? { resume: true as const } : {}),
-    ...(values.continue && url !== undefined ? { resume: parseCheckpoint({ version: 1, url, bytesCommitted: 0 }) } : {}),
+    ...(values.continue && url !== undefined ? { resume: parseCheckpoint({ version: 1, url, protocol, bytesCommitted: 0 }) } : {}),
     ...(values.retries === undefined ? {} : { retry: { retries: parseCount('--retries', values.retries) } }),
   };
   return {
@@ -167,6 +185,37 @@ async function runUpload(plan: UploadPlan): Promise<number> {
   }
 }
 
+/** A checkpoint file says which protocol it resumes (tus needs no --protocol again); gcs for S3 files is left to --s3. */
+function checkpointProtocol(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const protocol = (JSON.parse(readFileSync(file, 'utf8')) as { protocol?: unknown }).protocol;
+    return protocol === 'tus' ? protocol : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseProtocol(value: string | undefined, s3: boolean): ProtocolName {
+  if (value === undefined) return s3 ? 's3' : 'gcs';
+  if ((value === 'gcs' || value === 'tus') && !s3) return value;
+  if (value === 's3' && s3) return value;
+  throw new UsageError(s3 ? '--s3 goes with --protocol s3 (or no --protocol)' : `--protocol expects gcs or tus (S3: --s3 s3://BUCKET/KEY), not ${JSON.stringify(value)}`);
+}
+
+/** `--s3 s3://BUCKET/KEY` with --endpoint, --region, --queue-size; credentials from the AWS_* environment. */
+function parseS3Target(values: { s3?: string | undefined; endpoint?: string | undefined; region?: string | undefined; 'queue-size'?: string | undefined }) {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(values.s3 ?? '');
+  if (!match) throw new UsageError(`--s3 expects s3://BUCKET/KEY, not ${JSON.stringify(values.s3)}`);
+  return {
+    bucket: match[1] as string,
+    key: match[2] as string,
+    ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
+    ...(values.region === undefined ? {} : { region: values.region }),
+    ...(values['queue-size'] === undefined ? {} : { queueSize: parseCount('--queue-size', values['queue-size']) }),
+  };
+}
+
 function parseChecksum(value: string | undefined): ChecksumOption {
   if (value === undefined) return 'crc32c';
   if (value === 'none') return false;
@@ -187,16 +236,18 @@ function parseHeaders(lines: string[]): Record<string, string> {
 /** The exact command that resumes this upload, without the session URL (a credential). */
 function buildResumeCommand(values: Record<string, unknown>, input: string | undefined, checkpointFile: string | undefined): string {
   const parts = ['rws', 'upload'];
+  const s3 = typeof values.s3 === 'string';
   if (checkpointFile !== undefined) parts.push('--resume', checkpointFile);
-  else parts.push('"$SESSION_URL"', '--continue');
+  else if (!s3) parts.push('"$SESSION_URL"', '--continue');
   if (values.gzip) parts.push('--gzip');
-  for (const option of ['chunk-size', 'total', 'checksum', 'retries'] as const) {
+  for (const option of ['protocol', 's3', 'endpoint', 'region', 'queue-size', 'chunk-size', 'total', 'checksum', 'retries'] as const) {
     if (typeof values[option] === 'string') parts.push(`--${option}`, values[option] as string);
   }
   for (const header of (values.header as string[] | undefined) ?? []) parts.push('--header', header);
   if (values.json) parts.push('--json');
   parts.push(input ?? '-');
   const command = parts.map((part) => (part === '"$SESSION_URL"' || /^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
+  if (checkpointFile === undefined && s3) return `${command}   # starts over: S3 resumes only from a --checkpoint FILE`;
   return checkpointFile === undefined ? `${command}   # SESSION_URL: the session URL you passed (not printed: it is a credential)` : command;
 }
 
@@ -215,9 +266,26 @@ async function init(args: string[]): Promise<number> {
       api: { type: 'string' },
       'content-type': { type: 'string' },
       endpoint: { type: 'string' },
+      metadata: { type: 'string', multiple: true },
       json: { type: 'boolean' },
     },
   });
+  if (service === 'tus') {
+    if (!values.endpoint) throw new UsageError('init tus needs --endpoint (the creation URL, e.g. https://tus.example.com/files/)');
+    const metadata: Record<string, string> = {};
+    for (const pair of values.metadata ?? []) {
+      const equals = pair.indexOf('=');
+      if (equals <= 0) throw new UsageError(`--metadata expects key=value, not ${JSON.stringify(pair)}`);
+      metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
+    }
+    const url = await createTusUpload({
+      endpoint: values.endpoint,
+      ...(values.metadata ? { metadata } : {}),
+      ...(values.size === undefined ? {} : { uploadLength: parseSize('--size', values.size) }),
+    });
+    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
+    return 0;
+  }
   if (service === 'gcs') {
     if (!values.bucket || !values.name) throw new UsageError('init gcs needs --bucket and --name');
     if (values.api !== undefined && values.api !== 'json' && values.api !== 'xml') throw new UsageError('--api expects json or xml');
@@ -249,7 +317,7 @@ async function init(args: string[]): Promise<number> {
     }
     return 0;
   }
-  throw new UsageError('init expects gcs or redivis');
+  throw new UsageError('init expects gcs, redivis or tus');
 }
 
 // --- serve --------------------------------------------------------------------------------------
