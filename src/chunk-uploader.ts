@@ -31,9 +31,6 @@ import { toTransportError, type Transport, type TransportAnswer, type TransportR
 import type { RetryEvent, Uploader, UploaderHooks, UploadProgress } from './uploader.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
-export type { RetryEvent, UploadProgress, UploaderHooks } from './uploader.js';
-export type { UploadResult } from './upload-answers.js';
-
 /** Enough of an answer body for JSON object metadata; more is never read. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Bytes hashed per turn of the event loop when hashing confirmed bytes in the background. */

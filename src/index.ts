@@ -1,8 +1,10 @@
 export { createResumableWriteStream } from './create-resumable-write-stream.js';
 export { ResumableWriteStream } from './resumable-write-stream.js';
 export type { CancelResult, ResumableWriteStreamEvents } from './resumable-write-stream.js';
-export type { RetryEvent, UploadProgress, UploadResult } from './chunk-uploader.js';
-export type { ResumableWriteStreamOptions, RetryOptions, TimeoutOptions } from './options.js';
+export type { RetryEvent, UploadProgress } from './uploader.js';
+export type { UploadResult } from './upload-answers.js';
+export type { ResumableWriteStreamOptions, RetryOptions, S3Options, TimeoutOptions } from './options.js';
+export type { S3Credentials } from './protocols/s3.js';
 export { DEFAULT_CHUNK_SIZE } from './options.js';
 export { CHUNK_ALIGNMENT } from './content-range.js';
 export {

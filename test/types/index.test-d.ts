@@ -2,7 +2,9 @@ import { expectAssignable, expectError, expectType } from 'tsd';
 import type { Writable } from 'node:stream';
 import {
   createResumableWriteStream,
+  createTusUpload,
   ResumableUploadError,
+  type ProtocolName,
   type ResumableUploadErrorCode,
   type ResumableWriteStream,
   type RetryEvent,
@@ -48,3 +50,11 @@ stream.on('error', (error) => {
 });
 
 expectType<Promise<TestServer>>(createTestServer({ faults: ['return-503', { fault: 'omit-range', on: 2 }] }));
+
+// Protocols: tus with an upload URL (or createTusUpload as a factory), S3 with its own options.
+createResumableWriteStream({ protocol: 'tus', url: () => createTusUpload({ endpoint: 'https://tus.example/files/', metadata: { filename: 'a' } }) });
+createResumableWriteStream({ s3: { bucket: 'b', key: 'k', region: 'eu-west-1', queueSize: 4, credentials: { accessKeyId: 'a', secretAccessKey: 's' } } });
+expectType<Promise<string>>(createTusUpload({ endpoint: 'https://tus.example/files/' }));
+expectAssignable<ProtocolName>('s3');
+expectError(createResumableWriteStream({ url: 'x', protocol: 'ftp' }));
+expectError(createResumableWriteStream({ s3: { bucket: 'b' } }));
