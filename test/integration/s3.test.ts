@@ -58,6 +58,14 @@ async function uploadS3(spec: S3Case) {
   return { key, data, stream, error, wire, stored: s3.object('bkt', key) };
 }
 
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 function expectStoredExactly(outcome: Awaited<ReturnType<typeof uploadS3>>) {
   expect(outcome.error).toBeUndefined();
   expect(outcome.stored?.length).toBe(outcome.data.length);
@@ -198,6 +206,8 @@ describe('s3: cancel, keep, resume', () => {
       expect(paged.openUploads()).toEqual([expect.objectContaining({ key: 'bkt/resume/me', parts: expect.any(Number) })]);
       expect(checkpoint).toMatchObject({ protocol: 's3', bytesCommitted: expect.any(Number) });
       const committed = (checkpoint as Checkpoint).bytesCommitted;
+      // A request of the destroyed stream may still be reaching the server (same process): let it land first.
+      await until(() => paged.requests.every((entry) => entry.status !== 0));
       const before = paged.requests.length;
       const second = createResumableWriteStream({ ...options, resume: checkpoint, resumeInput: 'from-committed' });
       expect(await second.committedOffset()).toBe(committed);
