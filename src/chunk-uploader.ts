@@ -29,6 +29,7 @@ import { isRetryable, sleep, withRetry, type RetryNotice } from './retry.js';
 import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
 import type { RetryEvent, Uploader, UploaderHooks, UploadProgress } from './uploader.js';
+import { Wakeup } from './wakeup.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
 /** Enough of an answer body for JSON object metadata; more is never read. */
@@ -37,11 +38,6 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 const RELEASE_SLICE = 1024 * 1024;
 /** New sessions a session factory may be asked for after the previous one was gone. */
 const MAX_SESSION_RESTARTS = 3;
-
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
 
 export class ChunkUploader implements Uploader {
   readonly state: UploadState;
@@ -70,8 +66,8 @@ export class ChunkUploader implements Uploader {
   /** The deferred hashing and release of confirmed bytes (see onCommitted). */
   private releaseTimer: NodeJS.Immediate | undefined;
   private inFlightEnd = 0;
-  private dataWaiter: Waiter | undefined;
-  private roomWaiter: Waiter | undefined;
+  private readonly dataWaiter = new Wakeup();
+  private readonly roomWaiter = new Wakeup();
   private failure: Error | undefined;
   private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
 
@@ -148,11 +144,8 @@ export class ChunkUploader implements Uploader {
 
   /** Resolves when the writer may hand over more bytes: less than a chunk waits beyond the one in flight. */
   waitForRoom(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.hasRoom()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.roomWaiter = { resolve, reject };
-    });
+    if (!this.failure && this.hasRoom()) return Promise.resolve();
+    return this.roomWaiter.wait(this.failure);
   }
 
   /** Room for the writer; always, when a resumed upload was already complete (bytes are only hashed). */
@@ -576,24 +569,15 @@ export class ChunkUploader implements Uploader {
   }
 
   private waitForData(): Promise<void> {
-    // An abort may land between a wake-up and the next wait: never park after a failure.
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.dataWaiter = { resolve, reject };
-    });
+    return this.dataWaiter.wait(this.failure);
   }
 
   private wakeLoop(): void {
-    const waiter = this.dataWaiter;
-    this.dataWaiter = undefined;
-    waiter?.resolve();
+    this.dataWaiter.wake();
   }
 
   private notifyRoom(): void {
-    if (!this.roomWaiter || !this.hasRoom()) return;
-    const waiter = this.roomWaiter;
-    this.roomWaiter = undefined;
-    waiter.resolve();
+    if (this.roomWaiter.isWaiting && this.hasRoom()) this.roomWaiter.wake();
   }
 
   private fail(error: Error): void {
@@ -601,8 +585,7 @@ export class ChunkUploader implements Uploader {
     if (this.releaseTimer) clearImmediate(this.releaseTimer);
     this.releaseTimer = undefined;
     this.returnBudget(true);
-    for (const waiter of [this.dataWaiter, this.roomWaiter]) waiter?.reject(this.failure);
-    this.dataWaiter = undefined;
-    this.roomWaiter = undefined;
+    this.dataWaiter.fail(this.failure);
+    this.roomWaiter.fail(this.failure);
   }
 }

@@ -49,6 +49,7 @@ import { toTransportError, type Transport, type TransportAnswer } from './transp
 import { EXCERPT_CHARS, parseBody, type UploadResult } from './upload-answers.js';
 import { UploadState, isRetryableStatus } from './upload-state.js';
 import type { Uploader, UploaderHooks } from './uploader.js';
+import { Wakeup } from './wakeup.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** S3 error codes that mean "send it again" whatever the status. */
@@ -66,11 +67,6 @@ interface Part {
   done: boolean;
   /** Whether a digest both sides have was compared for this part. */
   verified: boolean;
-}
-
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
 }
 
 export class PartUploader implements Uploader {
@@ -96,8 +92,8 @@ export class PartUploader implements Uploader {
   private oldestOpen = 1;
   private readonly inFlight = new Set<Promise<void>>();
   private lastCheckpoint = 0;
-  private loopWaiter: Waiter | undefined;
-  private roomWaiter: Waiter | undefined;
+  private readonly loopWaiter = new Wakeup();
+  private readonly roomWaiter = new Wakeup();
   private failure: Error | undefined;
   private aborting: Promise<number | undefined> | undefined;
   private completeAttempts = 0;
@@ -153,11 +149,8 @@ export class PartUploader implements Uploader {
   }
 
   waitForRoom(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.hasRoom()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.roomWaiter = { resolve, reject };
-    });
+    if (!this.failure && this.hasRoom()) return Promise.resolve();
+    return this.roomWaiter.wait(this.failure);
   }
 
   end(): void {
@@ -538,32 +531,23 @@ export class PartUploader implements Uploader {
   }
 
   private waitForEvent(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.loopWaiter = { resolve, reject };
-    });
+    return this.loopWaiter.wait(this.failure);
   }
 
   private wakeLoop(): void {
-    const waiter = this.loopWaiter;
-    this.loopWaiter = undefined;
-    waiter?.resolve();
+    this.loopWaiter.wake();
   }
 
   private notifyRoom(): void {
-    if (!this.roomWaiter || !this.hasRoom()) return;
-    const waiter = this.roomWaiter;
-    this.roomWaiter = undefined;
-    waiter.resolve();
+    if (this.roomWaiter.isWaiting && this.hasRoom()) this.roomWaiter.wake();
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
     // A part that failed for good stops the others: nothing more is sent, nothing is completed.
     if (!this.controller.signal.aborted) this.controller.abort(this.failure);
-    for (const waiter of [this.loopWaiter, this.roomWaiter]) waiter?.reject(this.failure);
-    this.loopWaiter = undefined;
-    this.roomWaiter = undefined;
+    this.loopWaiter.fail(this.failure);
+    this.roomWaiter.fail(this.failure);
   }
 }
 

@@ -16,8 +16,8 @@
  * what the target keeps of a cut request is the target's own behaviour, which is the point.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { parseFault, type Fault } from './faults.js';
+import { listenOnLoopback } from './loopback.js';
 
 export interface ProxyFaultRule {
   /** A name from the table above. */
@@ -63,7 +63,6 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
   const target = new URL(options.target);
   const rules: ArmedProxyRule[] = [];
   const requests: ProxyLogEntry[] = [];
-  const sockets = new Set<Socket>();
 
   const take = (method: string): ArmedProxyRule | undefined => {
     for (const armed of rules) {
@@ -83,15 +82,10 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     if (armed) entry.fault = armed.rule.fault;
     void handle(req, res, entry, armed?.parsed, target).catch(() => req.socket.destroy());
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${listener.port}`,
     requests,
     addFault(rule) {
       const parsed = parseFault(rule.fault);
@@ -105,10 +99,7 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     clearFaults() {
       rules.length = 0;
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => listener.close(),
   };
 }
 

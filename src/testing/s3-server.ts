@@ -11,10 +11,10 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { crc32c } from '@node-rs/crc32';
 import { XMLParser } from 'fast-xml-parser';
 import { crcToBase64 } from '../checksum.js';
+import { listenOnLoopback } from './loopback.js';
 
 export interface S3TestServerOptions {
   /** @default { accessKeyId: 'test-key', secretAccessKey: 'test-secret' } */
@@ -96,7 +96,6 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const objects = new Map<string, { data: Buffer; etag: string }>();
   const uploads = new Map<string, OpenUpload>();
   const requests: S3LogEntry[] = [];
-  const sockets = new Set<Socket>();
   let failNextComplete = false;
   let partsNow = 0;
   let maxConcurrentParts = 0;
@@ -213,15 +212,10 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
         if (!res.headersSent) sendXml(res, failure.status, `<Error><Code>${failure.code}</Code><Message>${escape(failure.message)}</Message></Error>`);
       });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${listener.port}`,
     credentials,
     region,
     requests,
@@ -233,10 +227,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     completeErrorOnce() {
       failNextComplete = true;
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => listener.close(),
   };
 }
 

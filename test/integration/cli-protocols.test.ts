@@ -1,15 +1,14 @@
 /** `rws` with tus and S3: init tus, upload --protocol tus, upload --s3, resume commands. */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3TestServer, type S3TestServer } from '../../src/testing/index.js';
+import { rws } from './cli-helpers.js';
 import { K256, MiB, makeData, sha256 } from './helpers.js';
 import { startTusServer, type TusTestServer } from './tus-server.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 let tus: TusTestServer;
 let s3: S3TestServer;
 let directory: string;
@@ -21,19 +20,6 @@ afterAll(async () => {
   await Promise.all([tus.close(), s3.close()]);
   await rm(directory, { recursive: true, force: true });
 });
-
-function rws(args: string[], options: { stdin?: Buffer; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.stdin);
-  });
-}
 
 describe('rws with tus', () => {
   it('init tus creates an upload; upload --protocol tus --gzip stores the gzip of the input', async () => {

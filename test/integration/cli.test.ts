@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestServer } from '../../src/testing/index.js';
+import { CLI, rws } from './cli-helpers.js';
 import { K256, makeData, sha256 } from './helpers.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 let server: TestServer;
 let directory: string;
 beforeAll(async () => {
@@ -19,27 +19,6 @@ afterAll(async () => {
   await server.close();
   await rm(directory, { recursive: true, force: true });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function rws(args: string[], options: { stdin?: Buffer; env?: Record<string, string>; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    if (options.stdin) child.stdin.end(options.stdin);
-    else child.stdin.end();
-    options.onStart?.(child);
-  });
-}
 
 const secretOf = (url: string) => new URL(url).searchParams.get('upload_id') as string;
 

@@ -4,12 +4,12 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
 import { startFaultProxy, type FaultProxy } from '../../src/testing/index.js';
+import { listenOnLoopback } from '../../src/testing/loopback.js';
 
 export interface TusTestServer {
   /** The creation endpoint, through the fault proxy. */
@@ -26,14 +26,8 @@ export interface TusTestServer {
 export async function startTusServer(): Promise<TusTestServer> {
   const directory = await mkdtemp(join(tmpdir(), 'rws-tus-'));
   const tus = new Server({ path: '/files', datastore: new FileStore({ directory }) });
-  const sockets = new Set<Socket>();
-  const http = createServer((req, res) => void tus.handle(req, res));
-  http.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const listener = await listenOnLoopback(createServer((req, res) => void tus.handle(req, res)));
+  const origin = `http://127.0.0.1:${listener.port}`;
   const proxy = await startFaultProxy({ target: origin });
   return {
     endpoint: `${proxy.url}/files`,
@@ -49,8 +43,7 @@ export async function startTusServer(): Promise<TusTestServer> {
     },
     async close() {
       await proxy.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await listener.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
