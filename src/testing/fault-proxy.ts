@@ -44,6 +44,8 @@ export interface FaultProxy {
   /** `http://127.0.0.1:PORT`: use it in place of the target's origin. */
   readonly url: string;
   readonly requests: ProxyLogEntry[];
+  /** The most requests the proxy held open at once (a client's parallelism, seen from the wire). */
+  readonly maxInFlight: number;
   addFault(rule: ProxyFaultRule): void;
   /** Disarms every rule (between tests). */
   clearFaults(): void;
@@ -63,6 +65,8 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
   const target = new URL(options.target);
   const rules: ArmedProxyRule[] = [];
   const requests: ProxyLogEntry[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   const take = (method: string): ArmedProxyRule | undefined => {
     for (const armed of rules) {
@@ -78,6 +82,8 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
   const server = createServer((req, res) => {
     const entry: ProxyLogEntry = { method: req.method ?? 'GET', path: req.url ?? '/', headers: pickHeaders(req), status: undefined, fault: undefined };
     requests.push(entry);
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    res.once('close', () => inFlight--);
     const armed = take(entry.method);
     if (armed) entry.fault = armed.rule.fault;
     void handle(req, res, entry, armed?.parsed, target).catch(() => req.socket.destroy());
@@ -87,6 +93,9 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
   return {
     url: `http://127.0.0.1:${listener.port}`,
     requests,
+    get maxInFlight() {
+      return maxInFlight;
+    },
     addFault(rule) {
       const parsed = parseFault(rule.fault);
       if (!['status', 'reset', 'stall', 'lose-final-answer', 'corrupt-byte'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {

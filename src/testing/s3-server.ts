@@ -63,8 +63,6 @@ export interface S3TestServer {
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
   readonly region: string;
   readonly requests: S3LogEntry[];
-  /** The most UploadPart requests the server was receiving at once. */
-  readonly maxConcurrentParts: number;
   /** The stored object's bytes, or undefined. */
   object(bucket: string, key: string): Buffer | undefined;
   /** Upload ids not completed or aborted, with how many parts each holds. */
@@ -97,8 +95,6 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const uploads = new Map<string, OpenUpload>();
   const requests: S3LogEntry[] = [];
   let failNextComplete = false;
-  let partsNow = 0;
-  let maxConcurrentParts = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
     const body = await readBody(req);
@@ -197,12 +193,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));
     requests.push(entry);
-    const isPart = req.method === 'PUT' && /[?&]partNumber=/.test(req.url ?? '');
-    if (isPart) maxConcurrentParts = Math.max(maxConcurrentParts, ++partsNow);
     handle(req, res, entry)
-      .finally(() => {
-        if (isPart) partsNow--;
-      })
       .then(() => {
         entry.status = res.statusCode;
       })
@@ -219,9 +210,6 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     credentials,
     region,
     requests,
-    get maxConcurrentParts() {
-      return maxConcurrentParts;
-    },
     object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
     openUploads: () => [...uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
     completeErrorOnce() {

@@ -96,10 +96,19 @@ describe('s3: sizes across the 5 MiB part boundary', () => {
   });
 
   it('queueSize 4 really sends parts at once', async () => {
-    proxy.addFault({ fault: 'stall-for-100ms', method: 'PUT', times: 8 });
-    const outcome = await uploadS3({ size: 6 * PART, writeSize: MiB });
-    expectStoredExactly(outcome);
-    expect(s3.maxConcurrentParts).toBeGreaterThanOrEqual(3);
+    // The first part is held for 2 s at the proxy: a serial client would send nothing else meanwhile.
+    const front = await startFaultProxy({ target: s3.endpoint });
+    front.addFault({ fault: 'stall-for-2s', method: 'PUT' });
+    try {
+      const data = makeData(6 * PART);
+      // One write: parts 1–4 go out at once (part 5 waits: the window is 4 part numbers from part 1).
+      await pipeline(source(data, data.length), streamFor('parallel/object', { s3: { endpoint: front.url } }));
+      expect(sha256(s3.object('bkt', 'parallel/object') as Buffer)).toBe(sha256(data));
+      expect(front.maxInFlight).toBeGreaterThanOrEqual(3);
+      expect(front.maxInFlight).toBeLessThanOrEqual(4);
+    } finally {
+      await front.close();
+    }
   });
 
   it.each([['crc32c'], ['md5'], ['both'], [false]] as const)('checksum %s: per-part digests S3 verifies', async (checksum) => {
