@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { redactUrl } from './errors.js';
+import { CheckpointError, redactUrl, ResumeMismatchError, type ErrorContext } from './errors.js';
 import type { ProtocolName } from './protocol.js';
 
 export interface Checkpoint {
@@ -71,6 +71,29 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     ...(crc === undefined ? {} : { crc32cState: crc as number }),
     createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(0).toISOString(),
   });
+}
+
+/**
+ * The checkpoint a resumed stream starts from: the one given, or the store's (undefined when the
+ * store has none). A store that fails is RWS_CHECKPOINT; a checkpoint of another protocol is
+ * RWS_RESUME_MISMATCH.
+ */
+export async function resumeCheckpoint(
+  resume: Checkpoint | 'from-store',
+  store: CheckpointStore | undefined,
+  protocol: ProtocolName,
+  context: ErrorContext,
+): Promise<Checkpoint | undefined> {
+  let checkpoint: Checkpoint | undefined;
+  try {
+    checkpoint = resume === 'from-store' ? await store?.load() : resume;
+  } catch (error) {
+    throw new CheckpointError(`could not load the checkpoint: ${(error as Error).message}`, { cause: error });
+  }
+  if (checkpoint !== undefined && checkpoint.protocol !== protocol) {
+    throw new ResumeMismatchError(`the checkpoint is for protocol '${checkpoint.protocol}', but the stream speaks '${protocol}': pass \`protocol: '${checkpoint.protocol}'\``, context);
+  }
+  return checkpoint;
 }
 
 /**

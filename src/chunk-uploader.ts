@@ -8,11 +8,10 @@
  * Coordination is by awaited promises: the loop awaits data, writers await room; events are only
  * for users.
  */
-import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { makeCheckpoint, resumeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { StreamDigests } from './checksum.js';
 import {
   AbortedError,
-  CheckpointError,
   ChecksumMismatchError,
   ProtocolError,
   ResumeMismatchError,
@@ -25,10 +24,10 @@ import {
 import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
 import type { UploadProtocol, WireRequest } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { isRetryable, sleep, withRetry, type RetryNotice } from './retry.js';
+import { isRetryable, sleep, withDeadline, withRetry, type RetryNotice } from './retry.js';
 import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
-import type { RetryEvent, Uploader, UploaderHooks, UploadProgress } from './uploader.js';
+import type { Uploader, UploaderHooks, UploadProgress } from './uploader.js';
 import { Wakeup } from './wakeup.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
@@ -211,16 +210,15 @@ export class ChunkUploader implements Uploader {
   /** Cancels the upload on the server (DELETE: GCS answers 499, tus 204); undefined when no session was created. */
   async deleteSession(): Promise<number | undefined> {
     if (this.url === undefined) return undefined;
-    // Bounded like any request, by a timer that goes away with the answer (no timer outlives cancel()).
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error('DELETE timed out')), this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
+    const url = this.url;
+    const { headersTimeout, bodyTimeout } = this.options.timeouts;
     try {
-      const answer = await this.transport.send({ ...this.baseRequest(this.protocol.cancelRequest(), deadline.signal, this.url), maxBodyBytes: EXCERPT_CHARS });
+      const answer = await withDeadline(headersTimeout + bodyTimeout, 'DELETE', (signal) =>
+        this.transport.send({ ...this.baseRequest(this.protocol.cancelRequest(), signal, url), maxBodyBytes: EXCERPT_CHARS }),
+      );
       return answer.status;
     } catch (error) {
       throw toTransportError(error, `cancelling the session ${this.redactedUrl}`, this.context()) ?? error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -231,10 +229,7 @@ export class ChunkUploader implements Uploader {
   private async prepare(): Promise<number> {
     const { resume, checkpointStore, resumeInput } = this.options;
     if (resume === undefined) return 0;
-    const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
-    if (checkpoint !== undefined && checkpoint.protocol !== this.options.protocol) {
-      throw new ResumeMismatchError(`the checkpoint is for protocol '${checkpoint.protocol}', but the stream speaks '${this.options.protocol}': pass \`protocol: '${checkpoint.protocol}'\``, this.context());
-    }
+    const checkpoint = await resumeCheckpoint(resume, checkpointStore, this.options.protocol, this.context());
     if (checkpoint === undefined) {
       if (this.url === undefined && this.options.sessionFactory === undefined) {
         throw new TypeError('`resume: true` found no checkpoint in the store, and no `url` was given for a fresh upload');
@@ -293,14 +288,6 @@ export class ChunkUploader implements Uploader {
       this.apply(this.state.interpretQueryAnswer(this.protocol.summarize(answer, query), true), query, answer);
     }, this.retryRun(() => 'querying the upload status before the first chunk'));
     this.mustQueryFirst = false;
-  }
-
-  private async loadCheckpoint(store: ResolvedOptions['checkpointStore']): Promise<Checkpoint | undefined> {
-    try {
-      return await store?.load();
-    } catch (error) {
-      throw new CheckpointError(`could not load the checkpoint: ${(error as Error).message}`, { cause: error });
-    }
   }
 
   /**

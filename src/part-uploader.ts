@@ -14,11 +14,10 @@
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
  */
 import { createHash } from 'node:crypto';
-import { makeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { makeCheckpoint, resumeCheckpoint } from './checkpoint.js';
 import { StreamDigests, type Digests } from './checksum.js';
 import {
   AbortedError,
-  CheckpointError,
   ChecksumMismatchError,
   HttpStatusError,
   ProtocolError,
@@ -44,7 +43,7 @@ import {
   type S3Request,
 } from './protocols/s3.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { withRetry, type RetryNotice } from './retry.js';
+import { withDeadline, withRetry, type RetryNotice } from './retry.js';
 import { toTransportError, type Transport, type TransportAnswer } from './transport.js';
 import { EXCERPT_CHARS, parseBody, type UploadResult } from './upload-answers.js';
 import { UploadState, isRetryableStatus } from './upload-state.js';
@@ -203,9 +202,9 @@ export class PartUploader implements Uploader {
   private async abortOnServer(): Promise<number | undefined> {
     const uploadId = await this.creating?.catch(() => undefined);
     if (uploadId === undefined) return undefined;
-    const deadline = AbortSignal.timeout(this.options.timeouts.headersTimeout + this.options.timeouts.bodyTimeout);
     const request = signRequest(this.s3.target, 'DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`);
-    const answer = await this.send(request, undefined, 'AbortMultipartUpload', deadline);
+    const { headersTimeout, bodyTimeout } = this.options.timeouts;
+    const answer = await withDeadline(headersTimeout + bodyTimeout, 'AbortMultipartUpload', (signal) => this.send(request, undefined, 'AbortMultipartUpload', signal));
     return answer.status;
   }
 
@@ -213,11 +212,8 @@ export class PartUploader implements Uploader {
   private async prepare(): Promise<number> {
     const { resume, checkpointStore, resumeInput } = this.options;
     if (resume === undefined) return 0;
-    const checkpoint = resume === 'from-store' ? await this.loadCheckpoint(checkpointStore) : resume;
+    const checkpoint = await resumeCheckpoint(resume, checkpointStore, this.options.protocol, this.context());
     if (checkpoint === undefined) return 0;
-    if (checkpoint.protocol !== this.options.protocol) {
-      throw new ResumeMismatchError(`the checkpoint is for protocol '${checkpoint.protocol}', but the stream speaks '${this.options.protocol}': pass \`protocol: '${checkpoint.protocol}'\``, this.context());
-    }
     const parsed = parseUploadUrl(checkpoint.url);
     if (!parsed || parsed.objectPath !== this.s3.target.objectPath || parsed.origin !== this.s3.target.origin) {
       throw new ResumeMismatchError(`the checkpoint is for another object than ${this.redactedUrl}`, this.context());
@@ -247,14 +243,6 @@ export class PartUploader implements Uploader {
     this.digests = new StreamDigests(this.options.checksum, { offset: inputStart, crc32cState: checkpoint.crc32cState ?? 0 });
     this.lastCheckpoint = inputStart;
     return inputStart;
-  }
-
-  private async loadCheckpoint(store: ResolvedOptions['checkpointStore']): Promise<Checkpoint | undefined> {
-    try {
-      return await store?.load();
-    } catch (error) {
-      throw new CheckpointError(`could not load the checkpoint: ${(error as Error).message}`, { cause: error });
-    }
   }
 
   /** Every part of the upload (ListParts, page by page). */

@@ -103,6 +103,20 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Runs a one-shot request under its own deadline, outside the upload's retry loop (a cancel, an
+ * abort): the timer goes away with the answer, so none outlives the call.
+ */
+export async function withDeadline<T>(ms: number, what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`${what} timed out after ${ms} ms`)), ms);
+  try {
+    return await run(deadline.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `Retry-After` in seconds or as an HTTP date, in ms from now; undefined when absent or garbage. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
