@@ -61,7 +61,7 @@ export interface S3Options {
   /**
    * Keep the uploaded parts when the stream fails or is destroyed, instead of sending
    * AbortMultipartUpload (kept parts are billed until aborted or expired by a lifecycle rule).
-   * @default false, or true when a `checkpointStore` is given (the parts are what a resume needs)
+   * @default false, or true with a `checkpointStore` or `resume` (the parts are what a resume needs)
    */
   leavePartsOnError?: boolean;
   /** The object's Content-Type. */
@@ -310,7 +310,7 @@ function expectString(name: string, value: unknown, optional = false): string | 
   return value;
 }
 
-function validateS3(value: unknown, allowInsecureHttp: boolean, hasStore: boolean): ResolvedS3 {
+function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boolean): ResolvedS3 {
   const s3 = expectObject('s3', value) ?? {};
   const bucket = expectString('s3.bucket', s3.bucket) as string;
   const key = expectString('s3.key', s3.key) as string;
@@ -332,7 +332,7 @@ function validateS3(value: unknown, allowInsecureHttp: boolean, hasStore: boolea
   return {
     target: resolveTarget({ bucket, key, region, endpoint, credentials }),
     queueSize: s3.queueSize === undefined ? 4 : expectInteger('s3.queueSize', s3.queueSize, 1),
-    leavePartsOnError: (s3.leavePartsOnError as boolean | undefined) ?? hasStore,
+    leavePartsOnError: (s3.leavePartsOnError as boolean | undefined) ?? resumable,
     contentType: expectString('s3.contentType', s3.contentType, true),
   };
 }
@@ -464,7 +464,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (protocol !== 's3' && raw.url === undefined && resume === undefined) {
     throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
   }
-  const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined) : undefined;
+  const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined || resume !== undefined) : undefined;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
   const memoryBudget = raw.memoryBudget;
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {

@@ -155,9 +155,6 @@ export class PartUploader implements Uploader {
   end(): void {
     const shortfall = this.state.onEnd();
     if (shortfall !== undefined) throw this.sizeMismatch(shortfall);
-    if (this.state.bytesWritten < this.nextPartStart) {
-      throw new ResumeMismatchError(`the input ended after ${this.state.bytesWritten} bytes, before the ${this.nextPartStart} the resumed upload already holds; nothing was completed`, this.context());
-    }
     this.wakeLoop();
   }
 

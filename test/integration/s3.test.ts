@@ -230,6 +230,22 @@ describe('s3: cancel, keep, resume', () => {
     }
   });
 
+  it('a resume whose ListParts fails leaves the parts in place (resume implies leavePartsOnError)', async () => {
+    const first = streamFor('resume/keep', { s3: { leavePartsOnError: true } });
+    first.on('error', () => {});
+    let checkpoint: Checkpoint | undefined;
+    first.on('checkpoint', (saved) => (checkpoint = saved));
+    first.write(makeData(2 * PART + 1));
+    await new Promise((resolve) => first.once('checkpoint', resolve));
+    first.destroy();
+    await new Promise((resolve) => first.once('close', resolve));
+    proxy.addFault({ fault: 'return-403', method: 'GET' });
+    const second = streamFor('resume/keep', { options: { resume: checkpoint } });
+    const error = await pipeline(source(makeData(10)), second).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'RWS_HTTP_STATUS', status: 403 });
+    expect(s3.openUploads().filter((upload) => upload.key === 'bkt/resume/keep')).toEqual([expect.objectContaining({ parts: expect.any(Number) })]);
+  });
+
   it('credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; none at all is a TypeError at construction', async () => {
     const saved = { ...process.env };
     try {
