@@ -1,0 +1,198 @@
+/**
+ * Chaos for tus and S3, property-based like chaos.test.ts: random lengths, write sizes, chunk
+ * (part) sizes, parallelism and fault schedules, injected by the fault proxy on real sockets in
+ * front of the real @tus/server and the loopback S3 server. Invariant: the stored object is
+ * exactly the input, or the stream failed with a typed error and nothing was completed (tus: the
+ * upload is not complete; S3: no object, and no parts left behind) — never a hang, never an
+ * unhandled rejection. Fixed seed in `npm test`; CHAOS_SEED / CHAOS_PATH replay a failure.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import fc from 'fast-check';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResumableWriteStream, createTusUpload, ResumableUploadError, type ResumableWriteStream } from '../../src/index.js';
+import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
+import { startTusServer, type TusTestServer } from '../integration/tus-server.js';
+
+const RUNS = Number(process.env['CHAOS_PROTOCOL_RUNS'] ?? 30);
+const FIXED_SEED = 20_261_122;
+const CASE_TIMEOUT_MS = 30_000;
+const MiB = 1024 * 1024;
+const RETRY = { retries: 6, minTimeout: 1, maxTimeout: 10, requeryDelay: 5 };
+const TIMEOUTS = { headersTimeout: 250, bodyTimeout: 1000 };
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+function makeInput(size: number, seed: number): Buffer {
+  const data = Buffer.alloc(size);
+  for (let index = 0; index < size; index += 997) data[index] = (index * 31 + seed) & 255;
+  return data;
+}
+
+/** Streams `data` in writes of `writeSize`; resolves undefined or the error, bounded in time. */
+async function runBounded(data: Buffer, writeSize: number, stream: ResumableWriteStream): Promise<unknown> {
+  const source = Readable.from((function* () {
+    for (let offset = 0; offset < data.length; offset += writeSize) yield data.subarray(offset, offset + writeSize);
+  })());
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    pipeline(source, stream).then(() => undefined, (error: unknown) => error ?? new Error('rejected without an error')),
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve(new Error(`hang: no outcome after ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
+function proxyFault(methods: readonly string[]): fc.Arbitrary<ProxyFaultRule> {
+  return fc.record({
+    fault: fc.oneof(
+      fc.constantFrom('return-503', 'return-500', 'return-429', 'return-reset-connection', 'stall-for-400ms', 'lose-final-answer'),
+      fc.integer({ min: 0, max: 32 }).map((n) => `return-reset-connection-after-${n * 16}K`),
+    ),
+    method: fc.constantFrom(...methods),
+    on: fc.integer({ min: 1, max: 6 }),
+  });
+}
+
+/** `run` returns 'stored' or the failure's code. */
+async function assertProperty<T>(arbitrary: fc.Arbitrary<T>, run: (spec: T) => Promise<string>, label: string): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const counts: Record<string, number> = {};
+  try {
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async (spec) => {
+        const result = await run(spec);
+        counts[result] = (counts[result] ?? 0) + 1;
+        expect(unhandled).toEqual([]);
+      }),
+      {
+        numRuns: RUNS,
+        seed: process.env['CHAOS_SEED'] ? Number(process.env['CHAOS_SEED']) : FIXED_SEED,
+        ...(process.env['CHAOS_PATH'] ? { path: process.env['CHAOS_PATH'] } : {}),
+        endOnFailure: true,
+      },
+    );
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    const failed = Object.entries(counts).filter(([result]) => result !== 'stored').map(([code, count]) => `${code} ×${count}`);
+    console.log(`${label}: ${total} schedules, ${counts['stored'] ?? 0} stored exactly${failed.length ? `, typed failures: ${failed.join(', ')}` : ''}`);
+  }
+}
+
+describe('tus chaos', () => {
+  let tus: TusTestServer;
+  beforeAll(async () => {
+    tus = await startTusServer();
+  });
+  afterAll(() => tus.close());
+
+  const scenario = fc.record({
+    size: fc.oneof(fc.constantFrom(0, 1, 65_536, 262_144), fc.integer({ min: 0, max: 1536 * 1024 })),
+    chunkSize: fc.integer({ min: 1, max: 600_000 }),
+    writeSize: fc.integer({ min: 1, max: 128 * 1024 }),
+    faults: fc.array(proxyFault(['PATCH', 'PATCH', 'HEAD']), { maxLength: 3 }),
+    seed: fc.integer({ min: 0, max: 255 }),
+  });
+
+  it('exact bytes or a typed error, never a hang', { timeout: 240_000 }, async () => {
+    await assertProperty(
+      scenario,
+      async (spec) => {
+        tus.proxy.clearFaults();
+        const url = await createTusUpload({ endpoint: tus.directEndpoint });
+        const viaProxy = url.replace(tus.directEndpoint, tus.endpoint);
+        for (const rule of spec.faults) tus.proxy.addFault(rule);
+        const data = makeInput(spec.size, spec.seed);
+        // A 1-byte chunk on a large input is a million requests: keep chunks ≥ 1/64 of the input.
+        const chunkSize = Math.max(spec.chunkSize, Math.ceil(spec.size / 64));
+        const dispatcher = new Agent();
+        const stream = createResumableWriteStream({ protocol: 'tus', url: viaProxy, chunkSize, dispatcher, retry: RETRY, timeouts: TIMEOUTS });
+        const outcome = await runBounded(data, spec.writeSize, stream);
+        await dispatcher.close();
+        tus.proxy.clearFaults();
+        const stored = await tus.stored(url);
+        const complete = stored.size !== undefined && stored.offset === stored.size;
+        const context = `${String(outcome)} ${JSON.stringify({ ...spec, chunkSize })}`;
+        if (outcome === undefined) {
+          expect(complete, context).toBe(true);
+          expect(sha256(stored.data), context).toBe(sha256(data));
+          return 'stored';
+        }
+        expect(outcome, context).toBeInstanceOf(ResumableUploadError);
+        expect(complete && stored.size === data.length && sha256(stored.data) === sha256(data) ? 'complete' : 'not complete', context).toBe('not complete');
+        return (outcome as ResumableUploadError).code;
+      },
+      'tus chaos',
+    );
+  });
+});
+
+describe('S3 chaos', () => {
+  let s3: S3TestServer;
+  let proxy: FaultProxy;
+  let keys = 0;
+  beforeAll(async () => {
+    s3 = await createS3TestServer();
+    proxy = await startFaultProxy({ target: s3.endpoint });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await s3.close();
+  });
+
+  const scenario = fc.record({
+    size: fc.oneof(fc.constantFrom(0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB), fc.integer({ min: 0, max: 16 * MiB })),
+    partSize: fc.constantFrom(5 * MiB, 6 * MiB),
+    queueSize: fc.integer({ min: 1, max: 4 }),
+    writeSize: fc.integer({ min: 1024, max: 2 * MiB }),
+    faults: fc.array(
+      fc.oneof(proxyFault(['PUT', 'PUT', 'POST', 'GET']), fc.record({ fault: fc.constant('corrupt-byte'), method: fc.constant('PUT'), on: fc.integer({ min: 1, max: 4 }) })),
+      { maxLength: 3 },
+    ),
+    checksum: fc.constantFrom('crc32c' as const, 'md5' as const, false as const),
+    seed: fc.integer({ min: 0, max: 255 }),
+  });
+
+  it('exact bytes or a typed error with no parts left, never a hang', { timeout: 240_000 }, async () => {
+    await assertProperty(
+      scenario,
+      async (spec) => {
+        proxy.clearFaults();
+        // Without a checksum a corrupted byte cannot be detected: that is the documented trade-off.
+        for (const rule of spec.faults) if (spec.checksum !== false || rule.fault !== 'corrupt-byte') proxy.addFault(rule);
+        const key = `chaos/${++keys}`;
+        const data = makeInput(spec.size, spec.seed);
+        const dispatcher = new Agent();
+        const stream = createResumableWriteStream({
+          s3: { bucket: 'bkt', key, endpoint: proxy.url, credentials: s3.credentials, queueSize: spec.queueSize },
+          chunkSize: spec.partSize,
+          checksum: spec.checksum,
+          dispatcher,
+          retry: RETRY,
+          timeouts: TIMEOUTS,
+        });
+        const outcome = await runBounded(data, spec.writeSize, stream);
+        await dispatcher.close();
+        proxy.clearFaults();
+        const stored = s3.object('bkt', key);
+        const context = `${String(outcome)} ${JSON.stringify(spec)}`;
+        if (outcome === undefined) {
+          expect(stored && sha256(stored), context).toBe(sha256(data));
+          return 'stored';
+        }
+        expect(outcome, context).toBeInstanceOf(ResumableUploadError);
+        expect(stored, context).toBeUndefined();
+        expect(s3.openUploads().filter((upload) => upload.key === `bkt/${key}`), context).toEqual([]);
+        return (outcome as ResumableUploadError).code;
+      },
+      'S3 chaos',
+    );
+  });
+});
