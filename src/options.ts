@@ -317,10 +317,13 @@ function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boole
   const region = expectString('s3.region', s3.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1') as string;
   const endpoint = s3.endpoint === undefined ? undefined : refuseInsecureHttp(validateUrl(s3.endpoint, 's3.endpoint'), allowInsecureHttp, 's3.endpoint');
   const given = expectObject('s3.credentials', s3.credentials) as Partial<S3Credentials> | undefined;
-  if (given) {
-    expectString('s3.credentials.accessKeyId', given.accessKeyId);
-    expectString('s3.credentials.secretAccessKey', given.secretAccessKey);
-    expectString('s3.credentials.sessionToken', given.sessionToken, true);
+  for (const field of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
+    const value = given?.[field];
+    const optional = field === 'sessionToken' || given === undefined;
+    // Never echo the value: it is a credential.
+    if ((value === undefined && !optional) || (value !== undefined && (typeof value !== 'string' || value === ''))) {
+      throw new TypeError(`Expected \`s3.credentials.${field}\` to be a non-empty string, received ${value === undefined ? 'undefined' : typeof value === 'string' ? 'an empty string' : typeof value}`);
+    }
   }
   const credentials = resolveCredentials(given);
   if (!credentials) {

@@ -269,6 +269,9 @@ describe('s3: cancel, keep, resume', () => {
     expect(() => createResumableWriteStream({ s3: s3Options, chunkSize: PART - 1 })).toThrow(RangeError);
     expect(() => createResumableWriteStream({ s3: { ...s3Options, bucket: '' } })).toThrow(/s3\.bucket/);
     expect(() => createResumableWriteStream({ s3: { ...s3Options, queueSize: 0 } })).toThrow(/s3\.queueSize/);
+    expect(() => createResumableWriteStream({ s3: { ...s3Options, credentials: { accessKeyId: 'a', secretAccessKey: 42 as unknown as string } } })).toThrow(
+      /s3\.credentials\.secretAccessKey` to be a non-empty string, received number$/,
+    );
     expect(() => createResumableWriteStream({ s3: { ...s3Options, endpoint: 'http://minio.example:9000' } })).toThrow(/allowInsecureHttp/);
   });
 
