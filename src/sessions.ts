@@ -1,8 +1,8 @@
 /**
  * Starting resumable upload sessions (PROTOCOL §2): GCS JSON and XML APIs, Redivis, tus
- * (creation), and any endpoint that answers an initiation request with `Location`. Initiation is retried with the
- * same policy and classification as uploads (408, 429, 5xx and network errors). Tokens are sent
- * in `Authorization` and never appear in a message.
+ * (creation), and any endpoint that answers an initiation request with `Location`. Initiation is
+ * retried with the same policy and classification as uploads (408, 429, 5xx and network errors).
+ * Tokens are sent in `Authorization` and never appear in a message.
  */
 import type { Dispatcher } from 'undici';
 import { HttpStatusError, ProtocolError, redactUrl } from './errors.js';
