@@ -31,6 +31,7 @@ import {
 import type { ResolvedOptions, ResolvedS3 } from './options.js';
 import {
   completeBody,
+  MAX_PARTS,
   parsePartsPage,
   parseCompletedEtag,
   parseS3Error,
@@ -266,6 +267,10 @@ export class PartUploader implements Uploader {
       // Before any part went out, a stream that may still fit in one part waits: then one PutObject.
       const multipartNeeded = this.creating !== undefined || available > size || (this.options.totalSize ?? 0) > size;
       if (!(isLast ? available > 0 && this.creating !== undefined : available >= size && multipartNeeded)) return;
+      if (this.nextPartNumber > MAX_PARTS) {
+        this.fail(new SizeMismatchError(this.nextPartStart, this.state.bytesWritten, `the stream outgrew S3's ${MAX_PARTS} parts (${this.nextPartStart} bytes); nothing was completed`, this.context()));
+        return;
+      }
       const part: Part = { partNumber: this.nextPartNumber, start: this.nextPartStart, length: isLast ? available : size, done: false, verified: false };
       this.parts.set(part.partNumber, part);
       this.nextPartNumber++;
