@@ -10,19 +10,17 @@
  * seeds (up to 40 MiB).
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createResumableWriteStream, ResumableUploadError } from '../../src/index.js';
 import { createTestServer, type FaultRule, type TestServer } from '../../src/testing/index.js';
+import { makeInput, runBounded } from './bounded.js';
 
 const K256 = 262144;
 const MINUTES = Number(process.env['CHAOS_MINUTES'] ?? 0);
 const RUNS = MINUTES > 0 ? 1_000_000 : Number(process.env['CHAOS_RUNS'] ?? 60);
 const MAX_SIZE = Number(process.env['CHAOS_MAX_SIZE'] ?? 3 * 1024 * 1024);
-const CASE_TIMEOUT_MS = 30_000;
 const FIXED_SEED = 20_261_122;
 
 let server: TestServer;
@@ -64,8 +62,7 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 async function runCase(spec: Scenario): Promise<void> {
   // Without a checksum a corrupted byte cannot be detected: that is the documented trade-off.
   const faults = spec.checksum === false ? spec.faults.filter((rule) => rule.fault !== 'corrupt-byte') : spec.faults;
-  const data = Buffer.alloc(spec.size);
-  for (let index = 0; index < spec.size; index += 997) data[index] = (index * 31 + spec.seed) & 255;
+  const data = makeInput(spec.size, spec.seed);
   const uri = server.createSession({ faults });
   const dispatcher = new Agent();
   const stream = createResumableWriteStream({
@@ -76,17 +73,7 @@ async function runCase(spec: Scenario): Promise<void> {
     retry: { retries: 6, minTimeout: 1, maxTimeout: 10, requeryDelay: 5 },
     timeouts: { headersTimeout: 150, bodyTimeout: 1000 },
   });
-  const source = Readable.from((function* () {
-    for (let offset = 0; offset < data.length; offset += spec.writeSize) yield data.subarray(offset, offset + spec.writeSize);
-  })());
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    pipeline(source, stream).then(() => undefined, (error: unknown) => error ?? new Error('rejected without an error')),
-    new Promise((resolve) => {
-      timer = setTimeout(() => resolve(new Error(`hang: no outcome after ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
+  const outcome = await runBounded(data, spec.writeSize, stream);
   await dispatcher.close();
   const snapshot = server.session(uri);
   const wire = snapshot.requests.map((entry) => `${entry.contentRange} ${String(entry.status)}${entry.fault ? ` ${entry.fault}` : ''}`).join('\n');

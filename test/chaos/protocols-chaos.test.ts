@@ -11,48 +11,24 @@
  * `npm run soak -- --minutes N` runs both with fresh seeds, half of the time each.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResumableWriteStream, createTusUpload, ResumableUploadError, type ResumableWriteStream } from '../../src/index.js';
+import { createResumableWriteStream, createTusUpload, ResumableUploadError } from '../../src/index.js';
 import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
 import { startTusServer, type TusTestServer } from '../integration/tus-server.js';
+import { makeInput, runBounded } from './bounded.js';
 
 /** `npm run soak -- --minutes N` gives each protocol half of the N minutes, with fresh seeds. */
 const MINUTES = Number(process.env['CHAOS_MINUTES'] ?? 0);
 const RUNS = MINUTES > 0 ? 1_000_000 : Number(process.env['CHAOS_PROTOCOL_RUNS'] ?? 30);
 const TEST_TIMEOUT_MS = MINUTES > 0 ? (MINUTES / 2) * 60_000 + 120_000 : 240_000;
 const FIXED_SEED = 20_261_122;
-const CASE_TIMEOUT_MS = 30_000;
 const MiB = 1024 * 1024;
 const RETRY = { retries: 6, minTimeout: 1, maxTimeout: 10, requeryDelay: 5 };
 const TIMEOUTS = { headersTimeout: 250, bodyTimeout: 1000 };
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-
-function makeInput(size: number, seed: number): Buffer {
-  const data = Buffer.alloc(size);
-  for (let index = 0; index < size; index += 997) data[index] = (index * 31 + seed) & 255;
-  return data;
-}
-
-/** Streams `data` in writes of `writeSize`; resolves undefined or the error, bounded in time. */
-async function runBounded(data: Buffer, writeSize: number, stream: ResumableWriteStream): Promise<unknown> {
-  const source = Readable.from((function* () {
-    for (let offset = 0; offset < data.length; offset += writeSize) yield data.subarray(offset, offset + writeSize);
-  })());
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    pipeline(source, stream).then(() => undefined, (error: unknown) => error ?? new Error('rejected without an error')),
-    new Promise((resolve) => {
-      timer = setTimeout(() => resolve(new Error(`hang: no outcome after ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-  return outcome;
-}
 
 function proxyFault(methods: readonly string[]): fc.Arbitrary<ProxyFaultRule> {
   return fc.record({
