@@ -19,6 +19,8 @@ export interface Checkpoint {
   readonly bytesCommitted: number;
   /** Raw CRC32C of bytes [0, bytesCommitted), when the stream computes CRC32C. */
   readonly crc32cState?: number;
+  /** S3: the first part size the upload's parts were cut with (a resume cuts them the same way). */
+  readonly partSize?: number;
   /** ISO 8601 time the checkpoint was made. */
   readonly createdAt: string;
 }
@@ -40,6 +42,7 @@ export function makeCheckpoint(fields: Omit<Checkpoint, 'version' | 'createdAt' 
     protocol: fields.protocol ?? 'gcs',
     bytesCommitted: fields.bytesCommitted,
     ...(fields.crc32cState === undefined ? {} : { crc32cState: fields.crc32cState }),
+    ...(fields.partSize === undefined ? {} : { partSize: fields.partSize }),
     createdAt: fields.createdAt ?? new Date().toISOString(),
   };
   Object.defineProperty(checkpoint, inspectSymbol, {
@@ -60,6 +63,10 @@ export function parseCheckpoint(value: unknown): Checkpoint {
   if (raw.protocol !== undefined && raw.protocol !== 'gcs' && raw.protocol !== 'tus' && raw.protocol !== 's3') {
     throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus' or 's3', received ${JSON.stringify(raw.protocol)}`);
   }
+  const partSize = raw.partSize;
+  if (partSize !== undefined && (!Number.isSafeInteger(partSize) || (partSize as number) < 1)) {
+    throw new TypeError('Expected a checkpoint `partSize` to be a positive integer');
+  }
   const crc = raw.crc32cState;
   if (crc !== undefined && (!Number.isInteger(crc) || (crc as number) < 0 || (crc as number) > 0xffffffff)) {
     throw new TypeError('Expected a checkpoint `crc32cState` to be a uint32');
@@ -69,6 +76,7 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     protocol: (raw.protocol as ProtocolName | undefined) ?? 'gcs',
     bytesCommitted: raw.bytesCommitted as number,
     ...(crc === undefined ? {} : { crc32cState: crc as number }),
+    ...(partSize === undefined ? {} : { partSize: partSize as number }),
     createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(0).toISOString(),
   });
 }

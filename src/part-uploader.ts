@@ -97,6 +97,8 @@ export class PartUploader implements Uploader {
   private failure: Error | undefined;
   private aborting: Promise<number | undefined> | undefined;
   private completeAttempts = 0;
+  /** `chunkSize`, or a resumed upload's own (its parts were cut with it). */
+  private firstPartSize: number;
   private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
 
   constructor(
@@ -105,6 +107,7 @@ export class PartUploader implements Uploader {
     private readonly hooks: UploaderHooks,
   ) {
     this.s3 = options.s3 as ResolvedS3;
+    this.firstPartSize = options.chunkSize;
     this.state = new UploadState(options.chunkSize, options.totalSize);
     this.signal = options.signal ? AbortSignal.any([this.controller.signal, options.signal]) : this.controller.signal;
     this.digests = new StreamDigests(options.checksum);
@@ -127,7 +130,7 @@ export class PartUploader implements Uploader {
   }
 
   private partSize(partNumber = this.nextPartNumber): number {
-    return partSizeOf(partNumber, this.options.chunkSize);
+    return partSizeOf(partNumber, this.firstPartSize);
   }
 
   append(chunk: Uint8Array): void {
@@ -218,6 +221,7 @@ export class PartUploader implements Uploader {
     }
     this.uploadId = parsed.uploadId;
     this.creating = Promise.resolve(parsed.uploadId);
+    if (checkpoint.partSize !== undefined) this.firstPartSize = checkpoint.partSize;
     this.listed = await this.listParts();
     if (resumeInput === 'from-start') return 0;
     // From the committed offset: the parts below it are on the server, and their bytes won't come again.
@@ -382,6 +386,7 @@ export class PartUploader implements Uploader {
       makeCheckpoint({
         url: this.url as string,
         protocol: 's3',
+        partSize: this.firstPartSize,
         bytesCommitted: this.digests.offset,
         ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}),
       }),

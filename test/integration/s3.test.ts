@@ -218,7 +218,9 @@ describe('s3: cancel, keep, resume', () => {
       // A request of the destroyed stream may still be reaching the server (same process): let it land first.
       await until(() => paged.requests.every((entry) => entry.status !== 0));
       const before = paged.requests.length;
-      const second = createResumableWriteStream({ ...options, resume: checkpoint, resumeInput: 'from-committed' });
+      expect(checkpoint).toMatchObject({ partSize: PART });
+      // Another chunkSize on resume: the parts are still cut as the checkpoint says.
+      const second = createResumableWriteStream({ ...options, chunkSize: 2 * PART, resume: checkpoint, resumeInput: 'from-committed' });
       expect(await second.committedOffset()).toBe(committed);
       await pipeline(source(data.subarray(committed)), second);
       expect(sha256(paged.object('bkt', 'resume/me') as Buffer)).toBe(sha256(data));
