@@ -13,7 +13,7 @@
  * Memory: parts in flight are limited to a window of `queueSize` part numbers from the oldest
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { makeCheckpoint, resumeCheckpoint } from './checkpoint.js';
 import { StreamDigests, type Digests } from './checksum.js';
 import {
@@ -99,6 +99,12 @@ export class PartUploader implements Uploader {
   private completeAttempts = 0;
   /** `chunkSize`, or a resumed upload's own (its parts were cut with it). */
   private firstPartSize: number;
+  /**
+   * Resuming from the start found the upload gone: the crashed process may have completed it just
+   * before dying. The input is then only hashed, as the parts it would make, and checked against
+   * the object when it ends.
+   */
+  private completedBefore: { gone: SessionExpiredError; parts: PartMd5s; whole: Hash } | undefined;
   private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
 
   constructor(
@@ -137,8 +143,19 @@ export class PartUploader implements Uploader {
     const overflow = this.state.onWrite(chunk.byteLength);
     if (overflow !== undefined) throw this.sizeMismatch(overflow);
     this.buffer.append(chunk);
+    if (this.completedBefore) this.hashRewritten(this.completedBefore);
     this.peakBytesRetained = Math.max(this.peakBytesRetained, this.buffer.bytesRetained);
     this.wakeLoop();
+  }
+
+  /** The upload was gone on resume: what is written again is only hashed, then dropped. */
+  private hashRewritten(check: NonNullable<PartUploader['completedBefore']>): void {
+    const from = this.buffer.releasedOffset;
+    const view = this.buffer.view(from, this.buffer.bytesAppended - from);
+    this.digests.update(view);
+    check.parts.update(view);
+    for (const piece of view) check.whole.update(piece);
+    this.buffer.release(this.buffer.bytesAppended);
   }
 
   async appendWithinBudget(chunk: Uint8Array): Promise<void> {
@@ -148,6 +165,8 @@ export class PartUploader implements Uploader {
   }
 
   hasRoom(): boolean {
+    // Bytes written again over an upload completed before are dropped as they come.
+    if (this.completedBefore) return true;
     return this.buffer.bytesRetained < (this.s3.queueSize + 1) * this.partSize();
   }
 
@@ -169,12 +188,13 @@ export class PartUploader implements Uploader {
       for (;;) {
         this.launchParts();
         // Ended with every part out and back (or with no part: the whole stream is one PutObject).
-        const allOut = this.nextPartStart >= this.state.bytesWritten || this.creating === undefined;
+        const allOut = this.nextPartStart >= this.state.bytesWritten || this.creating === undefined || this.completedBefore !== undefined;
         if (this.state.ended && allOut && this.inFlight.size === 0) break;
         await this.waitForEvent();
       }
       if (this.failure) throw this.failure;
-      this.result = this.uploadId === undefined && this.creating === undefined ? await this.putObject() : await this.complete();
+      if (this.completedBefore) this.result = await this.confirmCompletedBefore(this.completedBefore);
+      else this.result = this.uploadId === undefined && this.creating === undefined ? await this.putObject() : await this.complete();
       this.state.complete = true;
       this.state.bytesCommitted = this.state.bytesWritten;
       this.hooks.onProgress({ bytesWritten: this.state.bytesWritten, bytesCommitted: this.state.bytesCommitted });
@@ -222,7 +242,13 @@ export class PartUploader implements Uploader {
     this.uploadId = parsed.uploadId;
     this.creating = Promise.resolve(parsed.uploadId);
     if (checkpoint.partSize !== undefined) this.firstPartSize = checkpoint.partSize;
-    this.listed = await this.listParts();
+    try {
+      this.listed = await this.listParts();
+    } catch (error) {
+      if (!(error instanceof SessionExpiredError) || resumeInput !== 'from-start') throw error;
+      this.completedBefore = { gone: error, parts: new PartMd5s((partNumber) => this.partSize(partNumber)), whole: createHash('md5') };
+      return 0;
+    }
     if (resumeInput === 'from-start') return 0;
     // From the committed offset: the parts below it are on the server, and their bytes won't come again.
     const inputStart = checkpoint.bytesCommitted;
@@ -264,6 +290,7 @@ export class PartUploader implements Uploader {
 
   /** Starts every part whose bytes are all here, within the window of `queueSize` part numbers. */
   private launchParts(): void {
+    if (this.completedBefore) return;
     while (!this.failure && this.nextPartNumber < this.oldestOpen + this.s3.queueSize && this.inFlight.size < this.s3.queueSize) {
       const size = this.partSize();
       const available = this.state.bytesWritten - this.nextPartStart;
@@ -437,15 +464,31 @@ export class PartUploader implements Uploader {
    * The object after a lost Complete answer: it must exist with exactly the bytes written (and,
    * when every part's MD5 is known, the multipart ETag they make).
    */
-  private async checkCompletedObject(gone: SessionExpiredError, parts: readonly Part[]): Promise<TransportAnswer> {
+  private async checkCompletedObject(gone: SessionExpiredError, parts: readonly Part[], wholeMd5Hex = this.streamMd5Hex(), requireEtag = false): Promise<TransportAnswer> {
     const answer = await this.withRetries('checking the completed object', () => signRequest(this.s3.target, 'GET', this.s3.target.objectPath, { range: 'bytes=0-0' }), undefined).catch(() => {
       throw gone;
     });
     const total = Number(/\/(\d+)$/.exec(answer.headers['content-range'] ?? '')?.[1] ?? answer.headers['content-length']);
     const etag = answer.headers['etag']?.replace(/"/g, '');
-    const expected = this.expectedEtag(parts, etag);
-    if (total !== this.state.bytesWritten || (expected !== undefined && etag !== expected)) throw gone;
+    const expected = this.expectedEtag(parts, etag, wholeMd5Hex);
+    if (total !== this.state.bytesWritten || (expected === undefined ? requireEtag : etag !== expected)) throw gone;
     return answer;
+  }
+
+  /**
+   * Resumed from the start, the upload was gone and the input has ended: success only if the object
+   * is exactly what was written again — its size, and its ETag against the MD5s of the parts the
+   * input makes (or of the whole input). Anything else (not there, another size or ETag, an ETag
+   * that can't be checked) is the SessionExpiredError the resume met.
+   */
+  private async confirmCompletedBefore(check: NonNullable<PartUploader['completedBefore']>): Promise<UploadResult> {
+    const answer = await this.checkCompletedObject(check.gone, check.parts.finish(), check.whole.digest('hex'), true);
+    return { status: answer.status, headers: answer.headers, body: '', checksums: this.digests.digestWith([]), verified: true };
+  }
+
+  private streamMd5Hex(): string | undefined {
+    const md5 = this.digests.digestWith([]).md5;
+    return md5 === undefined ? undefined : Buffer.from(md5, 'base64').toString('hex');
   }
 
   /**
@@ -453,11 +496,10 @@ export class PartUploader implements Uploader {
    * the parts' MD5s with "-N" (needs every part's MD5); some servers give the whole object's MD5
    * (needs the stream's MD5). Undefined when the ETag is neither form or the digests are missing.
    */
-  private expectedEtag(parts: readonly Part[], etag: string | undefined): string | undefined {
+  private expectedEtag(parts: readonly Part[], etag: string | undefined, wholeMd5Hex = this.streamMd5Hex()): string | undefined {
     if (etag === undefined) return undefined;
     if (/^[0-9a-f]{32}-\d+$/i.test(etag)) return multipartEtag(parts);
-    const streamMd5 = this.digests.digestWith([]).md5;
-    if (/^[0-9a-f]{32}$/i.test(etag) && streamMd5 !== undefined) return Buffer.from(streamMd5, 'base64').toString('hex');
+    if (/^[0-9a-f]{32}$/i.test(etag)) return wholeMd5Hex;
     return undefined;
   }
 
@@ -552,6 +594,42 @@ function checksumHeaders(sums: Digests): Record<string, string> {
     ...(sums.md5 === undefined ? {} : { 'content-md5': sums.md5 }),
     ...(sums.crc32c === undefined ? {} : { 'x-amz-checksum-crc32c': sums.crc32c, 'x-amz-sdk-checksum-algorithm': 'CRC32C' }),
   };
+}
+
+/** The MD5 of each part a stream would be cut into (per the part-size schedule), fed in order. */
+class PartMd5s {
+  private readonly parts: Part[] = [];
+  private hash = createHash('md5');
+  private filled = 0;
+  private start = 0;
+
+  constructor(private readonly sizeOf: (partNumber: number) => number) {}
+
+  update(pieces: readonly Uint8Array[]): void {
+    for (let piece of pieces) {
+      while (piece.byteLength > 0) {
+        const size = this.sizeOf(this.parts.length + 1);
+        const taken = piece.subarray(0, size - this.filled);
+        this.hash.update(taken);
+        this.filled += taken.byteLength;
+        piece = piece.subarray(taken.byteLength);
+        if (this.filled === size) this.close();
+      }
+    }
+  }
+
+  /** The parts, the last one closed (a stream ending on a part boundary has no empty part). */
+  finish(): Part[] {
+    if (this.filled > 0) this.close();
+    return this.parts;
+  }
+
+  private close(): void {
+    this.parts.push({ partNumber: this.parts.length + 1, start: this.start, length: this.filled, md5Hex: this.hash.digest('hex'), done: true, verified: true });
+    this.start += this.filled;
+    this.filled = 0;
+    this.hash = createHash('md5');
+  }
 }
 
 function md5Hex(parts: readonly Uint8Array[]): string {

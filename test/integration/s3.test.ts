@@ -232,6 +232,47 @@ describe('s3: cancel, keep, resume', () => {
     }
   });
 
+  describe('a crash after Complete succeeded but before the checkpoint was cleared', () => {
+    async function completedWithCheckpoint(key: string, data: Buffer): Promise<Checkpoint> {
+      let checkpoint: Checkpoint | undefined;
+      const first = streamFor(key);
+      first.on('checkpoint', (saved) => (checkpoint = saved));
+      await pipeline(source(data), first);
+      expect(s3.openUploads().filter((upload) => upload.key === `bkt/${key}`)).toEqual([]);
+      return checkpoint as Checkpoint;
+    }
+
+    it('resumed from the start: the input written again is checked against the object (part MD5s → ETag) and finishes', async () => {
+      const data = makeData(2 * PART + 5);
+      const checkpoint = await completedWithCheckpoint('done/before', data);
+      const before = s3.requests.length;
+      const second = streamFor('done/before', { options: { resume: checkpoint } });
+      await pipeline(source(data), second);
+      expect(second.result).toMatchObject({ verified: true });
+      expect(second.bytesCommitted).toBe(data.length);
+      expect(second.peakBytesRetained).toBeLessThanOrEqual(256 * 1024);
+      expect(s3.requests.slice(before).map((entry) => `${entry.operation} ${entry.status}`)).toEqual(['list 404', 'get 206']);
+    });
+
+    it('other bytes written again: RWS_SESSION_EXPIRED, the object untouched', async () => {
+      const data = makeData(2 * PART + 5);
+      const checkpoint = await completedWithCheckpoint('done/other', data);
+      const other = Buffer.from(data);
+      other[PART + 7] = (other[PART + 7] as number) ^ 1;
+      const error = await pipeline(source(other), streamFor('done/other', { options: { resume: checkpoint } })).then(() => undefined, (caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'RWS_SESSION_EXPIRED' });
+      expect(sha256(s3.object('bkt', 'done/other') as Buffer)).toBe(sha256(data));
+    });
+
+    it('from the committed offset there is nothing to check against: RWS_SESSION_EXPIRED', async () => {
+      const data = makeData(2 * PART + 5);
+      const checkpoint = await completedWithCheckpoint('done/committed', data);
+      const stream = streamFor('done/committed', { options: { resume: checkpoint, resumeInput: 'from-committed' } });
+      const error = await pipeline(source(data.subarray(checkpoint.bytesCommitted)), stream).then(() => undefined, (caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'RWS_SESSION_EXPIRED' });
+    });
+  });
+
   it('a resume whose ListParts fails leaves the parts in place (resume implies leavePartsOnError)', async () => {
     const first = streamFor('resume/keep', { s3: { leavePartsOnError: true } });
     first.on('error', () => {});
