@@ -96,7 +96,6 @@ export class PartUploader implements Uploader {
   private readonly roomWaiter = new Wakeup();
   private failure: Error | undefined;
   private aborting: Promise<number | undefined> | undefined;
-  private completeAttempts = 0;
   /** `chunkSize`, or a resumed upload's own (its parts were cut with it). */
   private firstPartSize: number;
   /**
@@ -267,7 +266,6 @@ export class PartUploader implements Uploader {
     this.buffer = new ReplayBuffer(inputStart);
     this.state.bytesWritten = inputStart;
     this.state.bytesCommitted = inputStart;
-    this.state.bytesSent = inputStart;
     this.digests = new StreamDigests(this.options.checksum, { offset: inputStart, crc32cState: checkpoint.crc32cState ?? 0 });
     this.lastCheckpoint = inputStart;
     return inputStart;
@@ -306,7 +304,6 @@ export class PartUploader implements Uploader {
       this.parts.set(part.partNumber, part);
       this.nextPartNumber++;
       this.nextPartStart += part.length;
-      this.state.bytesSent = this.nextPartStart;
       const running = this.sendPart(part).then(
         () => this.onPartDone(part),
         (error: Error) => this.fail(error),
@@ -332,19 +329,19 @@ export class PartUploader implements Uploader {
     part.etag = etag;
     part.crc32c = sums.crc32c;
     part.verified = this.checkEchoes(what, answer, sums);
-    if (sums.md5 !== undefined) part.md5Hex = Buffer.from(sums.md5, 'base64').toString('hex');
+    if (sums.md5 !== undefined) part.md5Hex = base64ToHex(sums.md5);
   }
 
   /**
    * A part a crashed process already uploaded is kept when the bytes written again are the same
-   * (its ETag is their MD5, or S3's CRC32C matches); otherwise it is uploaded again over it.
+   * (its ETag is their MD5); otherwise, or when its ETag is not a plain MD5, it is uploaded again.
    */
   private keepListed(part: Part, body: readonly Uint8Array[], sums: Digests): boolean {
     const listed = this.listed.get(part.partNumber);
     if (!listed || listed.size !== part.length) return false;
     const plain = PLAIN_MD5_ETAG.exec(listed.etag)?.[1]?.toLowerCase();
     if (plain === undefined) return false;
-    const ours = sums.md5 === undefined ? md5Hex(body) : Buffer.from(sums.md5, 'base64').toString('hex');
+    const ours = sums.md5 === undefined ? md5Hex(body) : base64ToHex(sums.md5);
     if (plain !== ours) return false;
     part.etag = listed.etag;
     part.md5Hex = ours;
@@ -362,7 +359,7 @@ export class PartUploader implements Uploader {
     }
     const etagMd5 = PLAIN_MD5_ETAG.exec(answer.headers['etag'] ?? '')?.[1]?.toLowerCase();
     if (sums.md5 !== undefined && etagMd5 !== undefined) {
-      const ours = Buffer.from(sums.md5, 'base64').toString('hex');
+      const ours = base64ToHex(sums.md5);
       if (etagMd5 !== ours) throw this.digestMismatch('md5', ours, etagMd5, what);
       compared = true;
     }
@@ -443,12 +440,17 @@ export class PartUploader implements Uploader {
     const parts = [...this.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
     const body = completeBody(parts.map(({ partNumber, etag, crc32c }) => ({ partNumber, etag: etag as string, crc32c })));
     const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`;
+    let attempts = 0;
+    const sign = () => {
+      attempts++;
+      return signRequest(this.s3.target, 'POST', path, { 'content-type': 'application/xml' });
+    };
     let answer: TransportAnswer;
     try {
-      answer = await this.withRetries('CompleteMultipartUpload', () => signRequest(this.s3.target, 'POST', path, { 'content-type': 'application/xml' }), [Buffer.from(body)]);
+      answer = await this.withRetries('CompleteMultipartUpload', sign, [Buffer.from(body)], { errorIn2xx: true });
     } catch (error) {
       // Only a retry can find the upload gone because an earlier attempt completed it.
-      if (!(error instanceof SessionExpiredError) || this.completeAttempts < 2) throw error;
+      if (!(error instanceof SessionExpiredError) || attempts < 2) throw error;
       answer = await this.checkCompletedObject(error, parts);
     }
     const etag = parseCompletedEtag(answer.body) ?? answer.headers['etag']?.replace(/"/g, '');
@@ -488,7 +490,7 @@ export class PartUploader implements Uploader {
 
   private streamMd5Hex(): string | undefined {
     const md5 = this.digests.digestWith([]).md5;
-    return md5 === undefined ? undefined : Buffer.from(md5, 'base64').toString('hex');
+    return md5 === undefined ? undefined : base64ToHex(md5);
   }
 
   /**
@@ -499,18 +501,20 @@ export class PartUploader implements Uploader {
   private expectedEtag(parts: readonly Part[], etag: string | undefined, wholeMd5Hex = this.streamMd5Hex()): string | undefined {
     if (etag === undefined) return undefined;
     if (/^[0-9a-f]{32}-\d+$/i.test(etag)) return multipartEtag(parts);
-    if (/^[0-9a-f]{32}$/i.test(etag)) return wholeMd5Hex;
+    if (PLAIN_MD5_ETAG.test(etag)) return wholeMd5Hex;
     return undefined;
   }
 
-  /** One S3 request with the retry policy; a 2xx answer (Complete: without `<Error>`) or a typed error. */
-  private withRetries(what: string, sign: () => S3Request, body: Uint8Array[] | undefined): Promise<TransportAnswer> {
+  /**
+   * One S3 request with the retry policy, signed anew for every attempt; a 2xx answer or a typed
+   * error. `errorIn2xx`: the answer's 200 can carry an `<Error>` (Complete), retried like a 5xx.
+   */
+  private withRetries(what: string, sign: () => S3Request, body: Uint8Array[] | undefined, { errorIn2xx = false } = {}): Promise<TransportAnswer> {
     return withRetry(
       async () => {
-        if (what === 'CompleteMultipartUpload') this.completeAttempts++;
         const answer = await this.send(sign(), body, what, this.signal);
         if (answer.status >= 200 && answer.status < 300) {
-          const error = what === 'CompleteMultipartUpload' ? parseS3Error(answer.body) : undefined;
+          const error = errorIn2xx ? parseS3Error(answer.body) : undefined;
           if (error === undefined) return answer;
           throw new HttpStatusError(answer.status, answer.body.slice(0, EXCERPT_CHARS), true, `${what} to ${this.redactedUrl} answered ${answer.status} with an error: ${error.code} ${error.message}`, this.context());
         }
@@ -631,6 +635,8 @@ class PartMd5s {
     this.hash = createHash('md5');
   }
 }
+
+const base64ToHex = (base64: string) => Buffer.from(base64, 'base64').toString('hex');
 
 function md5Hex(parts: readonly Uint8Array[]): string {
   const digest = createHash('md5');

@@ -28,7 +28,6 @@ export interface WireRequest {
 }
 
 export interface UploadProtocol {
-  readonly name: OffsetProtocolName;
   /** Every non-final chunk is a multiple of this many bytes (GCS: 256 KiB; tus: 1). */
   readonly chunkAlignment: number;
   /**

@@ -12,7 +12,6 @@ const RESUME_INCOMPLETE = 308;
 
 export function createGcsProtocol(): UploadProtocol {
   return {
-    name: 'gcs',
     chunkAlignment: CHUNK_ALIGNMENT,
     queriesBeforeFirstChunk: false,
     chunkRequest(chunk, digests) {

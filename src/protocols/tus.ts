@@ -21,7 +21,6 @@ export function createTusProtocol(): UploadProtocol {
   let serverLength: number | undefined;
 
   return {
-    name: 'tus',
     chunkAlignment: 1,
     queriesBeforeFirstChunk: true,
     chunkRequest(chunk) {

@@ -15,7 +15,7 @@
  * Unlike the test server's, "after NK" counts this request's body (the proxy knows no offsets):
  * what the target keeps of a cut request is the target's own behaviour, which is the point.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseFault, type Fault } from './faults.js';
 import { listenOnLoopback } from './loopback.js';
 
@@ -144,31 +144,28 @@ async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLog
     answer.pipe(res);
   });
   upstream.on('error', () => req.socket.destroy());
+  forwardBody(req, upstream, fault);
+}
+
+/** The request's body to the target: whole, or cut after N KiB, or with its first byte flipped. */
+function forwardBody(req: IncomingMessage, upstream: ClientRequest, fault: Fault | undefined): void {
   const cutAfter = fault?.kind === 'reset' ? fault.afterBytes : undefined;
-  if (fault?.kind === 'corrupt-byte') {
-    let first = true;
-    req.on('data', (chunk: Buffer) => {
-      if (first && chunk.length > 0) {
-        chunk = Buffer.from(chunk);
-        chunk[0] = (chunk[0] as number) ^ 1;
-        first = false;
-      }
-      upstream.write(chunk);
-    });
-    req.on('end', () => upstream.end());
-    return;
-  }
-  if (cutAfter === undefined) {
+  const corrupt = fault?.kind === 'corrupt-byte';
+  if (cutAfter === undefined && !corrupt) {
     req.pipe(upstream);
     return;
   }
   let forwarded = 0;
   req.on('data', (chunk: Buffer) => {
-    if (forwarded >= cutAfter) return;
-    const part = chunk.subarray(0, cutAfter - forwarded);
+    if (cutAfter !== undefined && forwarded >= cutAfter) return;
+    let part = cutAfter === undefined ? chunk : chunk.subarray(0, cutAfter - forwarded);
+    if (corrupt && forwarded === 0 && part.byteLength > 0) {
+      part = Buffer.from(part);
+      part[0] = (part[0] as number) ^ 1;
+    }
     forwarded += part.byteLength;
     upstream.write(part);
-    if (forwarded < cutAfter) return;
+    if (cutAfter === undefined || forwarded < cutAfter) return;
     // Let the bytes reach the target before cutting both sides, as a dying network would.
     setTimeout(() => {
       upstream.destroy();
@@ -176,7 +173,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLog
     }, 20);
   });
   req.on('end', () => {
-    if (forwarded < cutAfter) upstream.end();
+    if (cutAfter === undefined || forwarded < cutAfter) upstream.end();
   });
 }
 
