@@ -52,7 +52,8 @@ const runs = {
     const answer = await request(url, {
       method: 'PUT',
       headers: { 'content-length': String(spec.size), 'content-range': `bytes 0-${spec.size - 1}/${spec.size}` },
-      body: pieces(spec.size),
+      // `readable`: the same Readable source every Writable is fed from (stream machinery included).
+      body: spec.readable ? source(spec.size) : pieces(spec.size),
     });
     await answer.body.dump();
     if (answer.statusCode !== 200) throw new Error(`raw PUT answered ${answer.statusCode}`);

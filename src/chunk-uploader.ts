@@ -336,14 +336,16 @@ export class ChunkUploader implements Uploader {
 
   private async sendChunk(request: ChunkRequest): Promise<void> {
     this.inFlightEnd = request.start + request.length;
-    // The bytes in flight no longer count as waiting: the writer may fill the next chunk now.
-    this.notifyRoom();
     try {
       // The final digest covers [0, start): catch up any deferred hashing first.
       if (request.final) this.releaseCommitted();
       const body = this.buffer.view(request.start, request.length);
       const wire = this.protocol.chunkRequest(request, () => this.digests.digestWith(body));
-      const answer = await this.exchange(request, wire, body);
+      const sending = this.exchange(request, wire, body);
+      // The bytes in flight no longer count as waiting: the writer may fill the next chunk now,
+      // once the request is dispatched (its refill runs as a long series of microtasks).
+      this.notifyRoom();
+      const answer = await sending;
       const meaning = this.state.interpretChunkAnswer(request, this.protocol.summarize(answer, request));
       if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer, wire.headers['x-goog-hash'] !== undefined);
       this.apply(meaning, request, answer);

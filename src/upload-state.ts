@@ -110,14 +110,19 @@ export class UploadState {
   }
 
   /**
-   * Whether the writer must wait: a full chunk waits beyond the request in flight. `unreleased`
-   * counts confirmed bytes still held (their hashing is deferred): they take room too, so what
-   * is held stays within 2 × chunkSize + one write.
+   * Whether the writer must wait: more than a full chunk waits beyond the request in flight.
+   * `unreleased` counts confirmed bytes still held (their hashing is deferred): they take room
+   * too, so what is held stays within 2 × chunkSize + one write.
+   *
+   * A chunk that is exactly full still lets the writer go on: its next call may be `end()`, and
+   * knowing that before the chunk is sent makes it the final request. Blocking there would send
+   * it as an ordinary chunk and cost one more round trip, an empty request that only declares the
+   * total, for every stream whose length is a multiple of the chunk size.
    */
   isFull(inFlightEnd: number, unreleased = 0): boolean {
     if (this.declaredTotal !== undefined && this.bytesWritten >= this.declaredTotal) return false;
     const waiting = this.bytesWritten - Math.max(this.bytesCommitted, inFlightEnd) + unreleased;
-    return waiting >= this.chunkSize;
+    return waiting > this.chunkSize;
   }
 
   /** The next request to send, or undefined when it must wait for more data (or `end()`). */

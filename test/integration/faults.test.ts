@@ -95,7 +95,7 @@ describe('recovery details', () => {
 
   it('omit-range on a status query after confirmed bytes: waits and asks once more', async () => {
     const outcome = await upload(server, {
-      size: 2 * CHUNK,
+      size: 2 * CHUNK + 17,
       chunkSize: CHUNK,
       faults: [{ fault: 'return-503', on: 2 }, { fault: 'omit-range', target: 'query' }],
     });

@@ -32,6 +32,13 @@ interface TusCase {
   writeSize?: number;
   faults?: ProxyFaultRule[];
   options?: Partial<ResumableWriteStreamOptions>;
+  /** The writer ends only once every byte is committed (as a source that learns of its end late). */
+  lateEnd?: boolean;
+}
+
+async function* endingLate(data: Buffer, stream: { readonly bytesCommitted: number }) {
+  for (let offset = 0; offset < data.length; offset += 64 * 1024) yield data.subarray(offset, offset + 64 * 1024);
+  for (let waited = 0; stream.bytesCommitted < data.length && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** Creates an upload, streams `size` random bytes to it through the proxy; returns what happened and what the store kept. */
@@ -47,7 +54,8 @@ async function uploadTus(spec: TusCase) {
     ...spec.options,
     retry: { ...FAST_RETRY, ...spec.options?.retry },
   });
-  const error = await pipeline(source(data, spec.writeSize), stream).then(() => undefined, (caught: unknown) => caught);
+  const input = spec.lateEnd ? endingLate(data, stream) : source(data, spec.writeSize);
+  const error = await pipeline(input, stream).then(() => undefined, (caught: unknown) => caught);
   const wire = server.proxy.requests.slice(before).map((entry) => {
     const offset = entry.headers['upload-offset'];
     const length = entry.headers['upload-length'];
@@ -80,8 +88,14 @@ describe('tus: sizes', () => {
     expectStoredExactly(await uploadTus({ size }));
   });
 
-  it('an exact multiple completes: the last PATCH carries only the length (tus-js-client issue 779 hangs here)', async () => {
+  it('an exact multiple: the writer ends while the chunk before is in flight, so the last PATCH declares the length', async () => {
     const outcome = await uploadTus({ size: 2 * K256 });
+    expectStoredExactly(outcome);
+    expect(outcome.wire).toEqual(['HEAD 200', `PATCH @0 +${K256} 204`, `PATCH @${K256} +${K256} length=${2 * K256} 204`]);
+  });
+
+  it('an exact multiple ended after its last chunk: a PATCH carrying only the length completes it (tus-js-client issue 779 hangs here)', async () => {
+    const outcome = await uploadTus({ size: 2 * K256, lateEnd: true });
     expectStoredExactly(outcome);
     expect(outcome.wire).toEqual(['HEAD 200', `PATCH @0 +${K256} 204`, `PATCH @${K256} +${K256} 204`, `PATCH @${2 * K256} length=${2 * K256} 204`]);
   });

@@ -78,11 +78,14 @@ describe('UploadState: planning', () => {
     expect(short.onEnd()).toMatch(/ended after 9 bytes, but totalSize declared 10/);
   });
 
-  it('isFull: a full chunk waiting beyond the one in flight blocks the writer', () => {
+  it('isFull: more than a full chunk waiting beyond the one in flight blocks the writer', () => {
     const state = new UploadState(K256, undefined);
     state.onWrite(K256);
     expect(state.isFull(K256)).toBe(false);
     state.onWrite(K256 - 1);
+    expect(state.isFull(K256)).toBe(false);
+    state.onWrite(1);
+    // Exactly full: the writer may still call end(), so the chunk can go out as the final one.
     expect(state.isFull(K256)).toBe(false);
     state.onWrite(1);
     expect(state.isFull(K256)).toBe(true);
