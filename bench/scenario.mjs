@@ -59,6 +59,32 @@ const runs = {
     if (answer.statusCode !== 200) throw new Error(`raw PUT answered ${answer.statusCode}`);
     return { objectBytes: spec.size };
   },
+  async rawChunks() {
+    // The sequential protocol's ceiling: the same bytes as chunkSize PUTs one after another,
+    // straight through undici — no stream, no checksum, nothing retained — each sent once the
+    // previous one is answered, as GCS requires (a chunk starts at the persisted offset).
+    const url = await newSession('raw-chunks');
+    let start = 0;
+    let pending = [];
+    let pendingBytes = 0;
+    const put = async (final) => {
+      const end = start + pendingBytes;
+      const range = pendingBytes === 0 ? `bytes */${spec.size}` : `bytes ${start}-${end - 1}/${final ? spec.size : '*'}`;
+      const answer = await request(url, { method: 'PUT', headers: { 'content-length': String(pendingBytes), 'content-range': range }, body: pending });
+      await answer.body.dump();
+      if (answer.statusCode !== (final ? 200 : 308)) throw new Error(`chunk PUT answered ${answer.statusCode}`);
+      start = end;
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (const piece of pieces(spec.size)) {
+      pending.push(piece);
+      pendingBytes += piece.byteLength;
+      if (pendingBytes >= spec.chunkSize && start + pendingBytes < spec.size) await put(false);
+    }
+    await put(true);
+    return { objectBytes: spec.size };
+  },
   async stream() {
     const url = await newSession('stream');
     const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 } });

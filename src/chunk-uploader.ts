@@ -53,6 +53,8 @@ export class ChunkUploader implements Uploader {
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private url: string | undefined;
+  /** The session factory's pending answer, started at the first write (see startSession). */
+  private creating: Promise<string> | undefined;
   private digests: StreamDigests;
   /** From-start resume: the checkpoint's CRC32C that the re-written prefix must reproduce. */
   private verifyPrefix: { offset: number; crc32cState: number } | undefined;
@@ -97,6 +99,7 @@ export class ChunkUploader implements Uploader {
     if (overflow !== undefined) throw this.sizeMismatch(overflow);
     const start = this.buffer.bytesAppended;
     this.buffer.append(chunk);
+    if (this.url === undefined) this.startSession();
     // A resumed stream written from byte 0 again: what the server already has is hashed, checked
     // and dropped at once (all of it when the previous process had finished the upload).
     if (start < this.state.bytesCommitted || this.resumedAnswer) this.releaseCommitted();
@@ -209,6 +212,8 @@ export class ChunkUploader implements Uploader {
 
   /** Cancels the upload on the server (DELETE: GCS answers 499, tus 204); undefined when no session was created. */
   async deleteSession(): Promise<number | undefined> {
+    // A session being created as the stream is cancelled is deleted once it exists.
+    if (this.url === undefined && this.creating) await this.creating.catch(() => undefined);
     if (this.url === undefined) return undefined;
     const url = this.url;
     const { headersTimeout, bodyTimeout } = this.options.timeouts;
@@ -506,6 +511,7 @@ export class ChunkUploader implements Uploader {
     this.mustQueryFirst = this.protocol.queriesBeforeFirstChunk;
     this.lastCheckpoint = 0;
     this.url = undefined;
+    this.creating = undefined;
     return true;
   }
 
@@ -514,7 +520,7 @@ export class ChunkUploader implements Uploader {
   }
 
   private async exchange(request: UploadRequest, wire: WireRequest, body: Uint8Array[] | undefined): Promise<TransportAnswer> {
-    const url = this.url ?? (await this.createSession());
+    const url = this.url ?? (await this.session());
     this.state.onSend(request);
     const sent: TransportRequest = { ...this.baseRequest(wire, this.signal, url), ...(body === undefined ? {} : { body }) };
     try {
@@ -523,6 +529,33 @@ export class ChunkUploader implements Uploader {
       if (this.signal.aborted) throw this.abortError();
       throw toTransportError(error, `${describeRequest(request)} to ${this.redactedUrl} failed`, this.context()) ?? error;
     }
+  }
+
+  /**
+   * Asks the session factory for a session as soon as the first byte is written, so that its
+   * round trip overlaps the filling of the first chunk instead of preceding its sending (every
+   * stream needs a session, an empty one too). A failure surfaces where the session is needed:
+   * at the first request, whose retry asks the factory again.
+   */
+  private startSession(): void {
+    if (this.options.sessionFactory === undefined || this.creating !== undefined || this.failure) return;
+    this.session().catch(() => undefined);
+  }
+
+  private session(): Promise<string> {
+    if (this.url !== undefined) return Promise.resolve(this.url);
+    if (this.creating === undefined) {
+      const creating = this.createSession();
+      this.creating = creating;
+      // Failed: the next request asks again.
+      creating.then(
+        () => undefined,
+        () => {
+          if (this.creating === creating) this.creating = undefined;
+        },
+      );
+    }
+    return this.creating;
   }
 
   private async createSession(): Promise<string> {

@@ -91,6 +91,44 @@ describe('url as an async factory', () => {
     expect(stream.redactedUrl).toMatch(/upload_id=…$/);
   });
 
+  it('asks the factory at the first write, so its round trip overlaps the filling of the first chunk', async () => {
+    let created = 0;
+    let url = '';
+    const stream = createResumableWriteStream({ url: async () => ((url = server.createSession()), ++created, url), chunkSize: K256 });
+    const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
+    stream.write(Buffer.alloc(10, 1));
+    for (let waited = 0; created === 0 && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(created).toBe(1);
+    // The session exists; no byte has been sent yet (the first chunk is not full).
+    expect(server.session(url).requests).toEqual([]);
+    stream.end(Buffer.alloc(5, 2));
+    await done;
+    expect(created).toBe(1);
+    expect(server.session(url).requests.map((entry) => `${entry.contentRange} ${String(entry.status)}`)).toEqual(['bytes 0-14/15 200']);
+  });
+
+  it('a factory that fails: the stream fails with its error, and nothing is sent', async () => {
+    const failure = new Error('no token');
+    const stream = createResumableWriteStream({ url: async () => Promise.reject(failure), chunkSize: K256, retry: FAST_RETRY });
+    const error = await pipeline(source(makeData(3 * K256)), stream).catch((caught: unknown) => caught);
+    expect(error).toBe(failure);
+    expect(stream.bytesCommitted).toBe(0);
+  });
+
+  it('cancel() while the factory is still answering deletes the session it then gets', async () => {
+    let release: ((url: string) => void) | undefined;
+    const url = server.createSession();
+    const stream = createResumableWriteStream({ url: () => new Promise<string>((resolve) => (release = resolve)), chunkSize: K256 });
+    stream.on('error', () => undefined);
+    stream.write(Buffer.alloc(10));
+    for (let waited = 0; release === undefined && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    const cancelled = stream.cancel();
+    release?.(url);
+    await cancelled;
+    expect(server.session(url).requests.map((entry) => entry.method)).toEqual(['DELETE']);
+    expect(server.session(url).finalized).toBe(false);
+  });
+
   it('a session gone while every byte is held: a new session, started over', async () => {
     const sessions: string[] = [];
     const factory = async () => {
