@@ -62,7 +62,9 @@ const runs = {
   async rawChunks() {
     // The sequential protocol's ceiling: the same bytes as chunkSize PUTs one after another,
     // straight through undici — no stream, no checksum, nothing retained — each sent once the
-    // previous one is answered, as GCS requires (a chunk starts at the persisted offset).
+    // previous one is answered, as GCS requires (a chunk starts at the persisted offset). The
+    // next chunk's pieces are made between requests, not while one is in flight: meaningful with
+    // a source of views (`copy: false`), whose pieces cost nothing to make.
     const url = await newSession('raw-chunks');
     let start = 0;
     let pending = [];
