@@ -99,8 +99,10 @@ const runs = {
     const { Storage } = await import('@google-cloud/storage');
     const storage = new Storage({ apiEndpoint: spec.server, projectId: 'bench' });
     const file = storage.bucket('bench').file(`gcs-${process.pid}`);
-    // validation: false — this server reports no digests (it computes none, so its hashing is not measured).
-    const sink = file.createWriteStream({ resumable: true, chunkSize: spec.chunkSize, validation: false });
+    // As the issue asks: createWriteStream({ resumable: true, chunkSize }), whose default validation
+    // is a CRC32C of the whole stream — against a server that reports one (`digests: 'crc32c'`).
+    // Against a server that reports no digests, validation must be off (`validation: false`).
+    const sink = file.createWriteStream({ resumable: true, chunkSize: spec.chunkSize, ...(spec.validation === false ? { validation: false } : {}) });
     await (spec.gzip ? pipeline(source(spec.size), createGzip({ level: 1 }), sink) : pipeline(source(spec.size), sink));
     return { objectBytes: spec.size };
   },

@@ -28,10 +28,11 @@ export interface TestServerOptions {
   /** Persistence granularity of interrupted requests. @default 262144 */
   persistStep?: number;
   /**
-   * Compute MD5 and CRC32C of stored objects (metadata `md5Hash`, `crc32c`). Benchmarks turn it
-   * off so the server's hashing is not what they measure. @default true
+   * Compute MD5 and CRC32C of stored objects (metadata `md5Hash`, `crc32c`); `'crc32c'` computes
+   * only the CRC32C (what clients validate by default, without the cost of MD5). Benchmarks turn
+   * it off so the server's hashing is not what they measure. @default true
    */
-  digests?: boolean;
+  digests?: boolean | 'crc32c';
   /** Cap each request's upload rate, in bytes per second (a WAN model for benchmarks). */
   bandwidth?: number;
   /** When set, initiation requires `Authorization: Bearer <token>`. */
@@ -445,7 +446,8 @@ class LoopbackGcs implements TestServer {
   private answerComplete(res: ServerResponse, entry: RequestLogEntry, session: UploadSession): void {
     const object = session.object as StoredObject;
     entry.persisted = session.persisted;
-    const hash: Record<string, string> = object.crc32c === undefined ? {} : { 'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}` };
+    const hash: Record<string, string> =
+      object.crc32c === undefined ? {} : { 'x-goog-hash': object.md5Hash === undefined ? `crc32c=${object.crc32c}` : `crc32c=${object.crc32c},md5=${object.md5Hash}` };
     if (session.uri.includes('/upload/storage/v1/')) {
       this.answer(res, entry, 200, { ...hash, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify(metadataOf(object)));
     } else {

@@ -49,7 +49,7 @@ export class UploadSession {
     readonly rules: ArmedRule[],
     private readonly storeBytes: boolean,
     private readonly persistStep: number,
-    private readonly computeDigests = true,
+    private readonly computeDigests: boolean | 'crc32c' = true,
   ) {}
 
   get finalized(): boolean {
@@ -62,7 +62,7 @@ export class UploadSession {
    */
   /** Whether persisting needs the bytes themselves (to store, hash or compare), or only their count. */
   get needsBytes(): boolean {
-    return this.storeBytes || this.computeDigests || this.corruptNext;
+    return this.storeBytes || this.computeDigests !== false || this.corruptNext;
   }
 
   /**
@@ -111,7 +111,7 @@ export class UploadSession {
     if (!this.computeDigests) return { crc32c: undefined, md5Hash: undefined };
     const digest = Buffer.alloc(4);
     digest.writeUInt32BE(this.crc >>> 0);
-    return { crc32c: digest.toString('base64'), md5Hash: this.md5.copy().digest('base64') };
+    return { crc32c: digest.toString('base64'), md5Hash: this.computeDigests === 'crc32c' ? undefined : this.md5.copy().digest('base64') };
   }
 
   finalize(generation: string): StoredObject {
@@ -140,7 +140,7 @@ export class UploadSession {
     // Copy: the request's buffer belongs to the socket layer.
     if (this.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
     if (this.computeDigests) {
-      this.md5.update(fresh);
+      if (this.computeDigests !== 'crc32c') this.md5.update(fresh);
       this.crc = crc32c(fresh, this.crc);
     }
     this.persisted += fresh.length;

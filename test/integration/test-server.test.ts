@@ -1,6 +1,9 @@
 /** The loopback server itself speaks GCS's rules over real HTTP (what the stream relies on). */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createResumableWriteStream } from '../../src/index.js';
 import { createTestServer, parseFault, type TestServer } from '../../src/testing/index.js';
 import { K256 } from './helpers.js';
 
@@ -103,6 +106,23 @@ describe("GCS's rules for chunks", () => {
     }
     const metadata = await request(`${server.url}/storage/v1/b/b2/o/dir%2Fo`);
     expect(await metadata.body.json()).toMatchObject({ name: 'dir/o', size: '5', md5Hash: 'XUFAKrxLKna5cZ2REBfFkg==' });
+  });
+
+  it("digests: 'crc32c' reports the CRC32C only (no MD5), and the stream verifies against it", async () => {
+    const crcOnly = await createTestServer({ digests: 'crc32c', storeObjects: false });
+    try {
+      const url = crcOnly.createSession();
+      const answer = await put(url, 'bytes 0-4/5', Buffer.from('hello'));
+      expect(answer.status).toBe(200);
+      // CRC32C of "hello", big-endian, base64.
+      expect(JSON.parse(answer.text)).toMatchObject({ size: '5', crc32c: 'mnG7TA==' });
+      expect(JSON.parse(answer.text)).not.toHaveProperty('md5Hash');
+      const stream = createResumableWriteStream({ url: crcOnly.createSession(), chunkSize: K256 });
+      await pipeline(Readable.from([Buffer.alloc(K256 + 3, 9)]), stream);
+      expect(stream.result).toMatchObject({ verified: true });
+    } finally {
+      await crcOnly.close();
+    }
   });
 });
 
