@@ -55,6 +55,7 @@ export class ChunkUploader implements Uploader {
   private url: string | undefined;
   /** The session factory's pending answer, started at the first write (see startSession). */
   private creating: Promise<string> | undefined;
+  private startedEarly = false;
   private digests: StreamDigests;
   /** From-start resume: the checkpoint's CRC32C that the re-written prefix must reproduce. */
   private verifyPrefix: { offset: number; crc32cState: number } | undefined;
@@ -538,7 +539,9 @@ export class ChunkUploader implements Uploader {
    * at the first request, whose retry asks the factory again.
    */
   private startSession(): void {
-    if (this.options.sessionFactory === undefined || this.creating !== undefined || this.failure) return;
+    // Once: after a failure, it is the first request's retries that ask again, not every write.
+    if (this.startedEarly || this.options.sessionFactory === undefined || this.failure) return;
+    this.startedEarly = true;
     this.session().catch(() => undefined);
   }
 

@@ -107,12 +107,14 @@ describe('url as an async factory', () => {
     expect(server.session(url).requests.map((entry) => `${entry.contentRange} ${String(entry.status)}`)).toEqual(['bytes 0-14/15 200']);
   });
 
-  it('a factory that fails: the stream fails with its error, and nothing is sent', async () => {
+  it('a factory that fails: the stream fails with its error, and it is not asked again on every write', async () => {
     const failure = new Error('no token');
-    const stream = createResumableWriteStream({ url: async () => Promise.reject(failure), chunkSize: K256, retry: FAST_RETRY });
-    const error = await pipeline(source(makeData(3 * K256)), stream).catch((caught: unknown) => caught);
+    let asked = 0;
+    const stream = createResumableWriteStream({ url: async () => (asked++, Promise.reject(failure)), chunkSize: K256, retry: FAST_RETRY });
+    const error = await pipeline(source(makeData(3 * K256), 1024), stream).catch((caught: unknown) => caught);
     expect(error).toBe(failure);
     expect(stream.bytesCommitted).toBe(0);
+    expect(asked).toBeLessThanOrEqual(2);
   });
 
   it('cancel() while the factory is still answering deletes the session it then gets', async () => {
