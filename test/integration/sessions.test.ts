@@ -80,7 +80,7 @@ describe('createRedivisSession', () => {
 });
 
 describe('url as an async factory', () => {
-  it('creates the session lazily, on the first request', async () => {
+  it('creates the session lazily: none before the first write', async () => {
     let created = 0;
     const stream = createResumableWriteStream({ url: async () => (++created, server.createSession()), chunkSize: K256 });
     await new Promise((resolve) => setTimeout(resolve, 20));
