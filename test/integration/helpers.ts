@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -88,4 +89,37 @@ export async function upload(server: TestServer, spec: UploadCase): Promise<Uplo
 
 export function storedBytes(server: TestServer, uri: string): Buffer | undefined {
   return server.session(uri).object?.data;
+}
+
+/**
+ * Starts a crash fixture (test/fixtures/crash-upload*.mjs), waits until it prints a checkpoint at
+ * or past `offset`, kills it with SIGKILL and waits for it to die. Rejects when it ends first or
+ * has not got that far within `timeoutMs`.
+ */
+export async function killAfterCheckpoint(script: string, args: string[], offset: number, env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<void> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env } : {}) });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no checkpoint at ${offset} within ${timeoutMs} ms`)), timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (Number(/checkpoint (\d+)/.exec(chunk.toString())?.[1] ?? 0) >= offset) resolve();
+      });
+      child.once('exit', () => reject(new Error('the fixture ended before it was killed')));
+    });
+  } finally {
+    clearTimeout(timer);
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Runs a fixture to its end: its exit code and what it printed on stdout. */
+export async function runFixture(script: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env } : {}) });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
 }

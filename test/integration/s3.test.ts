@@ -2,7 +2,6 @@
  * S3 multipart against the project's strict loopback S3 server (src/testing/s3-server.ts), with
  * faults on real sockets from the proxy in front of it; and a compatibility pass against s3rver.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createResumableWriteStream, type Checkpoint, type ResumableWriteStreamOptions } from '../../src/index.js';
 import { partSizeOf } from '../../src/protocols/s3.js';
 import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
-import { FAST_RETRY, MiB, makeData, sha256, source } from './helpers.js';
+import { FAST_RETRY, MiB, killAfterCheckpoint, makeData, runFixture, sha256, source } from './helpers.js';
 
 const PART = 5 * MiB;
 let s3: S3TestServer;
@@ -341,22 +340,12 @@ describe('s3: surviving a crash of the uploading process', () => {
       const checkpointFile = join(directory, 'checkpoint.json');
       const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey };
       proxy.addFault({ fault: 'stall-for-150ms', method: 'PUT', times: 1000 });
-      const first = spawn(process.execPath, [script, proxy.url, input, checkpointFile, 'fresh'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-      await new Promise<void>((resolve, reject) => {
-        first.stdout.on('data', (chunk: Buffer) => {
-          if (Number(/checkpoint (\d+)/.exec(chunk.toString())?.[1] ?? 0) >= 2 * PART) resolve();
-        });
-        first.once('exit', () => reject(new Error('the first process ended before it was killed')));
-      });
-      first.kill('SIGKILL');
-      await new Promise((resolve) => first.once('exit', resolve));
+      await killAfterCheckpoint(script, [proxy.url, input, checkpointFile, 'fresh'], 2 * PART, env);
       proxy.clearFaults();
       const before = s3.requests.length;
-      const second = spawn(process.execPath, [script, proxy.url, input, checkpointFile, 'resume'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-      let output = '';
-      second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      expect(await new Promise((resolve) => second.once('exit', resolve))).toBe(0);
-      expect(output).toMatch(/done 200 verified=true/);
+      const second = await runFixture(script, [proxy.url, input, checkpointFile, 'resume'], env);
+      expect(second.code).toBe(0);
+      expect(second.output).toMatch(/done 200 verified=true/);
       expect(sha256(gunzipSync(s3.object('bkt', 'crash/object.gz') as Buffer))).toBe(sha256(data));
       // (A part the killed process had sent may still arrive through the stalling proxy: not counted.)
       const resent = s3.requests.slice(before).filter((entry) => entry.operation === 'part' && entry.status === 200).length;

@@ -2,7 +2,6 @@
  * tus 1.0 against the real @tus/server + @tus/file-store from the registry, on real loopback
  * sockets, with faults injected by the proxy in front of it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createResumableWriteStream, createTusUpload, type ResumableWriteStreamOptions } from '../../src/index.js';
 import type { ProxyFaultRule } from '../../src/testing/index.js';
-import { FAST_RETRY, K256, MiB, makeData, sha256, source } from './helpers.js';
+import { FAST_RETRY, K256, MiB, killAfterCheckpoint, makeData, runFixture, sha256, source } from './helpers.js';
 import { startTusServer, type TusTestServer } from './tus-server.js';
 
 let server: TusTestServer;
@@ -262,23 +261,12 @@ describe('tus: surviving a crash of the uploading process', () => {
       const url = await createTusUpload({ endpoint: server.endpoint });
       // Slow the server's answers so the kill lands mid-upload.
       server.proxy.addFault({ fault: 'stall-for-100ms', method: 'PATCH', times: 1000 });
-      const first = spawn(process.execPath, [script, url, input, checkpointFile, 'tus'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve, reject) => {
-        first.stdout.on('data', (chunk: Buffer) => {
-          if (/checkpoint (\d+)/.test(chunk.toString()) && Number(/checkpoint (\d+)/.exec(chunk.toString())?.[1]) >= 2 * K256) resolve();
-        });
-        first.once('exit', () => reject(new Error('the first process ended before it was killed')));
-      });
-      first.kill('SIGKILL');
-      await new Promise((resolve) => first.once('exit', resolve));
+      await killAfterCheckpoint(script, [url, input, checkpointFile, 'tus'], 2 * K256);
       const saved = JSON.parse(await readFile(checkpointFile, 'utf8')) as { protocol: string; bytesCommitted: number };
       expect(saved).toMatchObject({ protocol: 'tus' });
-      const second = spawn(process.execPath, [script, '-', input, checkpointFile, 'tus'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let output = '';
-      second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const code = await new Promise((resolve) => second.once('exit', resolve));
-      expect(code).toBe(0);
-      expect(output).toMatch(/done 204/);
+      const second = await runFixture(script, ['-', input, checkpointFile, 'tus']);
+      expect(second.code).toBe(0);
+      expect(second.output).toMatch(/done 204/);
       const stored = await server.stored(url);
       expect(stored.size).toBe(stored.offset);
       expect(sha256(gunzipSync(stored.data))).toBe(sha256(data));
