@@ -36,6 +36,8 @@ export class ResumableWriteStream extends Writable {
   private readonly onSignalAbort: (() => void) | undefined;
   /** The checkpoint store's saves, one after another; the upload's end waits for the last. */
   private saving: Promise<void> = Promise.resolve();
+  /** The first failed save: the stream fails with it, and nothing is finalized after it. */
+  private saveFailure: CheckpointError | undefined;
 
   /** @internal Use {@link createResumableWriteStream}. */
   constructor(private readonly options: ResolvedOptions, transport: Transport) {
@@ -44,6 +46,7 @@ export class ResumableWriteStream extends Writable {
       onProgress: (progress) => this.emit('progress', progress),
       onRetry: (event) => this.emit('retry', event),
       onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
+      checkpointsSaved: () => this.checkpointsSaved(),
     };
     this.uploader =
       options.protocol === 's3'
@@ -190,11 +193,18 @@ export class ResumableWriteStream extends Writable {
     this.emit('checkpoint', checkpoint);
     const store = this.options.checkpointStore;
     if (!store) return;
-    this.saving = this.saving.then(() =>
-      store.save(checkpoint).catch((error: unknown) => {
-        this.destroy(new CheckpointError(`could not save the checkpoint: ${(error as Error).message}`, { ...this.uploader.context(), cause: error }));
-      }),
-    );
+    this.saving = this.saving.then(() => {
+      if (this.saveFailure) return;
+      return store.save(checkpoint).catch((error: unknown) => {
+        this.saveFailure = new CheckpointError(`could not save the checkpoint: ${(error as Error).message}`, { ...this.uploader.context(), cause: error });
+        this.destroy(this.saveFailure);
+      });
+    });
+  }
+
+  private async checkpointsSaved(): Promise<void> {
+    await this.saving;
+    if (this.saveFailure) throw this.saveFailure;
   }
 }
 

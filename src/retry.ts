@@ -15,7 +15,8 @@ const RETRY_AFTER_CAP_MS = 60_000;
 export interface RetryNotice {
   /** The attempt that failed, from 1. */
   readonly attempt: number;
-  readonly error: Error;
+  /** Always typed: only ResumableUploadErrors are retried (see isRetryable). */
+  readonly error: NetworkError | TimeoutError | HttpStatusError;
   readonly delayMs: number;
 }
 
@@ -30,7 +31,7 @@ export interface RetryRun {
 }
 
 /** The classification table: only transport failures and 408/429/5xx answers are retried. */
-export function isRetryable(error: unknown): boolean {
+export function isRetryable(error: unknown): error is NetworkError | TimeoutError | HttpStatusError {
   if (error instanceof NetworkError || error instanceof TimeoutError) return true;
   return error instanceof HttpStatusError && error.retryable;
 }

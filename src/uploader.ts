@@ -6,7 +6,7 @@
  * checksums and the checkpoints.
  */
 import type { Checkpoint } from './checkpoint.js';
-import type { ErrorContext } from './errors.js';
+import type { ErrorContext, ResumableUploadError } from './errors.js';
 import type { UploadResult } from './upload-answers.js';
 
 export interface UploadProgress {
@@ -17,7 +17,7 @@ export interface UploadProgress {
 export interface RetryEvent {
   /** The attempt that failed, from 1; restarts at 1 whenever the committed offset advances. */
   readonly attempt: number;
-  readonly error: Error;
+  readonly error: ResumableUploadError;
   /** Bytes committed when the attempt failed: where the upload will resume at the earliest. */
   readonly offset: number;
   readonly delayMs: number;
@@ -28,6 +28,13 @@ export interface UploaderHooks {
   onProgress(progress: UploadProgress): void;
   onRetry(event: RetryEvent): void;
   onCheckpoint(checkpoint: Checkpoint): void;
+  /**
+   * Resolves once every checkpoint emitted so far is stored (at once without a store); rejects with
+   * the RWS_CHECKPOINT error when a save failed. A driver awaits it before the first byte of a new
+   * session (so a crash can always resume) and before the finalizing request (so a stream that
+   * fails for a checkpoint never has finalized anything).
+   */
+  checkpointsSaved(): Promise<void>;
 }
 
 export interface Uploader {

@@ -41,6 +41,9 @@ stream.on('progress', (progress) => expectType<UploadProgress>(progress));
 stream.on('retry', (event) => {
   expectType<RetryEvent>(event);
   expectType<number>(event.delayMs);
+  // Only typed errors are retried: no instanceof needed to read the code.
+  expectType<ResumableUploadError>(event.error);
+  expectType<ResumableUploadErrorCode>(event.error.code);
 });
 stream.on('error', (error) => {
   if (error instanceof ResumableUploadError) {
