@@ -1,14 +1,13 @@
 /**
- * Digests of the whole stream (PROTOCOL §7), independent of retries and replays: bytes are
+ * Digests of the whole stream , independent of retries and replays: bytes are
  * hashed when the server confirms them (when the replay buffer releases them), so each byte is
  * hashed exactly once, in order, and the CRC32C state always describes the committed prefix —
  * which is what a checkpoint needs to resume the checksum after a crash.
  *
- * CRC32C comes from @node-rs/crc32 (SIMD; bench/crc32c.ts: ~2.3–3 GB/s against ~0.35 GB/s for a
- * table-driven implementation on the same machine); MD5 from node:crypto.
+ * CRC32C comes from crc32c.ts (native when it loads, JavaScript otherwise); MD5 from node:crypto.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { crc32c } from '@node-rs/crc32';
+import { crc32cUpdate } from './crc32c.js';
 
 export type ChecksumOption = 'crc32c' | 'md5' | 'both' | false;
 
@@ -45,7 +44,7 @@ export class StreamDigests {
 
   update(parts: readonly Uint8Array[]): void {
     for (const part of parts) {
-      if (this.usesCrc32c) this.crc = crc32c(part as Buffer, this.crc);
+      if (this.usesCrc32c) this.crc = crc32cUpdate(part, this.crc);
       this.md5?.update(part);
       this.offset += part.byteLength;
     }
@@ -57,7 +56,7 @@ export class StreamDigests {
     let crc = this.crc;
     const md5 = this.md5?.copy();
     for (const part of rest) {
-      if (this.usesCrc32c) crc = crc32c(part as Buffer, crc);
+      if (this.usesCrc32c) crc = crc32cUpdate(part, crc);
       md5?.update(part);
     }
     return {

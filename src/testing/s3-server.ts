@@ -11,7 +11,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { crc32c } from '@node-rs/crc32';
+import { crc32cUpdate as crc32c } from '../crc32c.js';
 import { XMLParser } from 'fast-xml-parser';
 import { crcToBase64 } from '../checksum.js';
 import { listenOnLoopback } from './loopback.js';

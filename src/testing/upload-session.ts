@@ -5,7 +5,7 @@
  * MD5 and CRC32C (base64, as GCS reports them).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { crc32c } from '@node-rs/crc32';
+import { crc32cUpdate as crc32c } from '../crc32c.js';
 import type { ArmedRule } from './faults.js';
 
 export interface StoredObject {
