@@ -4,8 +4,9 @@
  * checkpoint (console.log, util.inspect) shows the URI redacted, while JSON.stringify keeps it
  * whole for storage.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { CheckpointError, redactUrl, ResumeMismatchError, type ErrorContext } from './errors.js';
 import type { ProtocolName } from './protocol.js';
 
@@ -105,13 +106,18 @@ export async function resumeCheckpoint(
 }
 
 /**
- * A checkpoint file at `path` (a path you choose; nothing is written anywhere else). Each save
- * writes a temporary file beside it and renames it over the old one, so a crash leaves either
- * the previous checkpoint or the new one, never half of one. Saves are serialized, and a burst
- * of saves writes only the latest.
+ * A checkpoint file at `path` (a path you choose; nothing is written anywhere else). Its folder
+ * must exist: a TypeError at once otherwise, rather than a failure after bytes were sent. Each
+ * save writes `PATH.tmp` (created exclusively, mode 0600, flushed to disk) and renames it over the
+ * checkpoint, so a crash leaves the previous checkpoint or the new one, never half of one. There is
+ * only ever that one temporary file: a save removes what a killed process left, a failed save
+ * removes its own, and `clear()` removes both files (the temporary file holds the session URI
+ * too). Saves are serialized, and a burst of saves writes only the latest.
  */
 export function createFileCheckpointStore(path: string): CheckpointStore {
   if (typeof path !== 'string' || path === '') throw new TypeError('Expected `path` to be a non-empty string');
+  requireFolder(path);
+  const temporary = `${path}.tmp`;
   let writing: Promise<void> = Promise.resolve();
   let latest: Checkpoint | undefined;
   let scheduled = false;
@@ -120,12 +126,19 @@ export function createFileCheckpointStore(path: string): CheckpointStore {
     scheduled = false;
     const checkpoint = latest;
     if (!checkpoint) return;
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
     try {
+      await removeIfPresent(temporary);
+      // Exclusive creation: a link planted at the temporary path is never followed.
+      const file = await open(temporary, 'wx', 0o600);
+      try {
+        await file.writeFile(`${JSON.stringify(checkpoint)}\n`);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
       await rename(temporary, path);
     } catch (error) {
-      await unlink(temporary).catch(() => {});
+      await removeIfPresent(temporary).catch(() => {});
       throw error;
     }
   };
@@ -152,9 +165,25 @@ export function createFileCheckpointStore(path: string): CheckpointStore {
     async clear() {
       latest = undefined;
       await writing.catch(() => {});
-      await unlink(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
+      await removeIfPresent(path);
+      await removeIfPresent(temporary);
     },
   };
+}
+
+function requireFolder(path: string): void {
+  const folder = dirname(resolve(path));
+  let isFolder = false;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    // Missing or unreadable: the same answer below.
+  }
+  if (!isFolder) throw new TypeError(`Expected \`path\` to be in an existing folder, but ${folder} is not one (folders are not created)`);
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
 }

@@ -63,6 +63,8 @@ export class ChunkUploader implements Uploader {
   private restarts = 0;
   /** Offset of the last checkpoint: a new one only when the server confirmed more. */
   private lastCheckpoint = 0;
+  /** Whether a crash from now on can be resumed: a checkpoint of this session was saved. */
+  private resumable = false;
   /** Bytes reserved from the shared memory budget, in whole chunks. */
   private reserved = 0;
   /** The deferred hashing and release of confirmed bytes (see onCommitted). */
@@ -243,6 +245,7 @@ export class ChunkUploader implements Uploader {
       return 0;
     }
     this.url = refuseInsecureHttp(validateUrl(checkpoint.url), this.options.allowInsecureHttp, 'resume.url');
+    this.resumable = true;
     const inputStart = resumeInput === 'from-committed' ? checkpoint.bytesCommitted : 0;
     if (inputStart > 0 && this.digests.usesCrc32c && checkpoint.crc32cState === undefined) {
       throw new ResumeMismatchError('the checkpoint has no crc32cState, so the CRC32C cannot continue from its offset', this.context());
@@ -250,7 +253,7 @@ export class ChunkUploader implements Uploader {
     this.buffer = new ReplayBuffer(inputStart);
     this.state.bytesWritten = inputStart;
     this.digests = new StreamDigests(this.options.checksum, { offset: inputStart, crc32cState: inputStart > 0 ? (checkpoint.crc32cState ?? 0) : 0 });
-    if (inputStart === 0 && checkpoint.crc32cState !== undefined && this.digests.usesCrc32c) {
+    if (inputStart === 0 && checkpoint.bytesCommitted > 0 && checkpoint.crc32cState !== undefined && this.digests.usesCrc32c) {
       this.verifyPrefix = { offset: checkpoint.bytesCommitted, crc32cState: checkpoint.crc32cState };
     }
     await this.queryOnResume(checkpoint);
@@ -341,10 +344,15 @@ export class ChunkUploader implements Uploader {
   }
 
   private async sendChunk(request: ChunkRequest): Promise<void> {
+    if (!this.resumable) await this.saveFirstCheckpoint();
     this.inFlightEnd = request.start + request.length;
     try {
-      // The final digest covers [0, start): catch up any deferred hashing first.
-      if (request.final) this.releaseCommitted();
+      if (request.final) {
+        // The final digest covers [0, start): catch up any deferred hashing first. A checkpoint
+        // that could not be saved fails the stream before anything is finalized.
+        this.releaseCommitted();
+        await this.hooks.checkpointsSaved();
+      }
       const body = this.buffer.view(request.start, request.length);
       const wire = this.protocol.chunkRequest(request, () => this.digests.digestWith(body));
       const sending = this.exchange(request, wire, body);
@@ -361,7 +369,22 @@ export class ChunkUploader implements Uploader {
     }
   }
 
-  /** Asks where the upload stands (PROTOCOL §4), once more after a pause if the answer has no offset. */
+  /**
+   * Before the first byte of a session leaves: a checkpoint at offset 0, saved. A process killed
+   * after the server kept bytes it never acknowledged can then always be resumed (the resume asks
+   * the server, which may hold more than the checkpoint says), instead of starting again on a
+   * session that holds bytes, which no server accepts.
+   */
+  private async saveFirstCheckpoint(): Promise<void> {
+    const url = this.url ?? (await this.session());
+    this.hooks.onCheckpoint(
+      makeCheckpoint({ url, protocol: this.options.protocol, bytesCommitted: 0, ...(this.digests.usesCrc32c ? { crc32cState: 0 } : {}) }),
+    );
+    await this.hooks.checkpointsSaved();
+    this.resumable = true;
+  }
+
+  /** Asks where the upload stands, once more after a pause if the answer has no offset. */
   private async recover(): Promise<void> {
     const query = this.state.statusQuery();
     let answer = await this.query(query);
@@ -511,6 +534,7 @@ export class ChunkUploader implements Uploader {
     this.state.restart();
     this.mustQueryFirst = this.protocol.queriesBeforeFirstChunk;
     this.lastCheckpoint = 0;
+    this.resumable = false;
     this.url = undefined;
     this.creating = undefined;
     return true;

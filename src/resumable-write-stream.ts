@@ -60,7 +60,7 @@ export class ResumableWriteStream extends Writable {
     });
     const { signal } = options;
     if (signal) {
-      this.onSignalAbort = () => this.destroy(this.abortedBySignal(signal));
+      this.onSignalAbort = () => this.destroyDeliberately(this.abortedBySignal(signal));
       if (signal.aborted) queueMicrotask(this.onSignalAbort);
       else signal.addEventListener('abort', this.onSignalAbort, { once: true });
     }
@@ -102,7 +102,12 @@ export class ResumableWriteStream extends Writable {
    * fresh upload). Resolves after the status query a resumed upload starts with.
    */
   committedOffset(): Promise<number> {
-    return this.uploader.ready;
+    return this.uploader.ready.catch((error: unknown) => {
+      // The caller hears of the failure here (a bad checkpoint, a gone session): the stream's
+      // 'error' event for it must not also kill a program that has no listener yet.
+      this.absorbError();
+      throw error;
+    });
   }
 
   /**
@@ -112,7 +117,7 @@ export class ResumableWriteStream extends Writable {
   async cancel(): Promise<CancelResult> {
     // A completed upload has nothing to cancel; DELETE would only waste a request.
     if (this.uploader.state.complete) return { status: undefined };
-    this.destroy(
+    this.destroyDeliberately(
       new AbortedError(`the upload was cancelled after ${this.bytesCommitted} committed bytes; it was not finalized`, this.uploader.context()),
     );
     await this.running;
@@ -167,7 +172,7 @@ export class ResumableWriteStream extends Writable {
         if (!result) return;
         // A finished upload can't be resumed: its checkpoint goes, after any save still running.
         await this.saving;
-        await this.options.checkpointStore?.clear();
+        await this.clearCheckpoint();
         callback();
       })
       .catch(callback);
@@ -180,6 +185,20 @@ export class ResumableWriteStream extends Writable {
     }
     // Wait for the loop to settle, so no request, socket or timer outlives 'close'.
     this.running.then(() => callback(error), () => callback(error));
+  }
+
+  /**
+   * An abort the caller asked for (cancel(), its signal) is no accident: the stream is destroyed
+   * with RWS_ABORTED, which `errored`, pipeline() and finished() report, but its 'error' event
+   * does not crash a program that has no listener, as destroy() without an error doesn't.
+   */
+  private destroyDeliberately(error: AbortedError): void {
+    this.absorbError();
+    this.destroy(error);
+  }
+
+  private absorbError(): void {
+    if (this.listenerCount('error') === 0) this.once('error', () => {});
   }
 
   private abortedBySignal(signal: AbortSignal): AbortedError {
@@ -200,6 +219,17 @@ export class ResumableWriteStream extends Writable {
         this.destroy(this.saveFailure);
       });
     });
+  }
+
+  private async clearCheckpoint(): Promise<void> {
+    try {
+      await this.options.checkpointStore?.clear();
+    } catch (error) {
+      throw new CheckpointError(
+        `the upload completed and was checked, but its checkpoint could not be removed: ${(error as Error).message}`,
+        { ...this.uploader.context(), cause: error },
+      );
+    }
   }
 
   private async checkpointsSaved(): Promise<void> {

@@ -96,15 +96,20 @@ export function storedBytes(server: TestServer, uri: string): Buffer | undefined
  * or past `offset`, kills it with SIGKILL and waits for it to die. Rejects when it ends first or
  * has not got that far within `timeoutMs`.
  */
-export async function killAfterCheckpoint(script: string, args: string[], offset: number, env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<void> {
+export function killAfterCheckpoint(script: string, args: string[], offset: number, env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<void> {
+  return killWhenPrinted(script, args, (line) => Number(/checkpoint (\d+)/.exec(line)?.[1] ?? -1) >= offset, env, timeoutMs);
+}
+
+/** Starts a fixture and SIGKILLs it as soon as it prints a line that `shouldKill` accepts. */
+export async function killWhenPrinted(script: string, args: string[], shouldKill: (line: string) => boolean, env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<void> {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env } : {}) });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no checkpoint at ${offset} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`the fixture printed nothing to kill it for within ${timeoutMs} ms`)), timeoutMs);
       child.stdout.on('data', (chunk: Buffer) => {
-        if (Number(/checkpoint (\d+)/.exec(chunk.toString())?.[1] ?? 0) >= offset) resolve();
+        if (chunk.toString().split('\n').some(shouldKill)) resolve();
       });
       child.once('exit', () => reject(new Error('the fixture ended before it was killed')));
     });
