@@ -16,6 +16,7 @@ export type ResumableUploadErrorCode =
   | 'RWS_ABORTED'
   | 'RWS_NETWORK'
   | 'RWS_TIMEOUT'
+  | 'RWS_TLS'
   | 'RWS_CHECKSUM_MISMATCH'
   | 'RWS_RESUME_MISMATCH'
   | 'RWS_CHECKPOINT';
@@ -119,6 +120,22 @@ export class AbortedError extends ResumableUploadError {
 /** A request failed on the network (reset, refused, closed before an answer). Retried. */
 export class NetworkError extends ResumableUploadError {
   readonly code = 'RWS_NETWORK' as const;
+}
+
+/**
+ * The TLS connection could not be trusted (self-signed, expired or not-yet-valid certificate, a
+ * name that does not match the host, an unknown CA) or not made at all (no TLS at that address).
+ * Not retried: the same certificate will be refused again. `tlsCode` is Node's code for it.
+ */
+export class TlsError extends ResumableUploadError {
+  readonly code = 'RWS_TLS' as const;
+  constructor(
+    readonly tlsCode: string,
+    message: string,
+    context: ErrorContext = {},
+  ) {
+    super(message, context);
+  }
 }
 
 /** A request stalled past `timeouts.headersTimeout` or `timeouts.bodyTimeout`. Retried. */

@@ -20,6 +20,7 @@ export {
   SessionExpiredError,
   SizeMismatchError,
   TimeoutError,
+  TlsError,
   redactUrl,
 } from './errors.js';
 export type { ErrorContext, ResumableUploadErrorCode } from './errors.js';

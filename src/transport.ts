@@ -5,7 +5,7 @@
  * redirect would hand the credential-bearing URI and headers to another host.
  */
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
-import { NetworkError, TimeoutError, type ErrorContext } from './errors.js';
+import { NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
 
 export interface TransportRequest {
   readonly method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
@@ -115,9 +115,13 @@ function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<str
  * Turns what a failed `send` threw into our typed errors. Returns undefined for errors that are
  * not transport failures (an abort, a bug) so the caller keeps them as they are.
  */
-export function toTransportError(error: unknown, message: string, context: ErrorContext): NetworkError | TimeoutError | undefined {
+export function toTransportError(error: unknown, message: string, context: ErrorContext): NetworkError | TimeoutError | TlsError | undefined {
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new TimeoutError(`${message}: ${(error as Error).message}`, { ...context, cause: error });
+  }
+  const tlsCode = certificateErrorCode(error);
+  if (tlsCode !== undefined) {
+    return new TlsError(tlsCode, `${message}: the TLS connection was refused (${describeCause(error)}). ${tlsAdvice(tlsCode)}`, { ...context, cause: error });
   }
   if (isSocketError(error)) {
     return new NetworkError(`${message}: ${describeCause(error)}`, { ...context, cause: error });
@@ -131,6 +135,30 @@ const SOCKET_ERROR_CODES = new Set([
   'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_HEADERS_OVERFLOW',
 ]);
+
+/** OpenSSL's verification failures, as Node names them, and Node's own host name check. */
+const CERTIFICATE_ERROR_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT',
+]);
+
+/** The code of a failure to make a trusted TLS connection (ERR_SSL_*: the handshake itself failed). */
+function certificateErrorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (CERTIFICATE_ERROR_CODES.has(code) || code.startsWith('ERR_SSL_')) ? code : undefined;
+}
+
+function tlsAdvice(code: string): string {
+  if (code === 'HOSTNAME_MISMATCH' || code.startsWith('ERR_TLS_CERT_ALTNAME')) return 'The certificate is not for this host name: check the URL\'s host.';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'The server\'s certificate is outside its validity period (or this machine\'s clock is off).';
+  if (code.startsWith('ERR_SSL_')) return 'Is it an https server? (A plain http server answers TLS with garbage.)';
+  return (
+    'A server with a certificate from a private CA needs that CA: pass `dispatcher: new Agent({ connect: { ca } })` ' +
+    '(undici), or start Node with NODE_EXTRA_CA_CERTS=ca.pem'
+  );
+}
 
 function isSocketError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
