@@ -361,7 +361,8 @@ export class ChunkUploader implements Uploader {
       this.notifyRoom();
       const answer = await sending;
       const meaning = this.state.interpretChunkAnswer(request, this.protocol.summarize(answer, request));
-      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer, wire.headers['x-goog-hash'] !== undefined);
+      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer);
+      if (meaning.type === 'digest-refused' && wire.headers['x-goog-hash'] !== undefined) throw this.digestRefused(request, answer);
       this.apply(meaning, request, answer);
     } finally {
       this.inFlightEnd = 0;
@@ -399,23 +400,10 @@ export class ChunkUploader implements Uploader {
 
   /**
    * A 400 to a data request is an expired session or a rejected request; a status query can't be
-   * malformed by the data, so its answer tells which. A rejected final request that carried our
-   * digests and whose answer speaks of them is a checksum mismatch (GCS refuses the object).
+   * malformed by the data, so its answer tells which.
    */
-  private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer, sentDigests: boolean): Promise<never> {
+  private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer): Promise<never> {
     const rejected = statusError(answer, request, false, this);
-    if (sentDigests && /crc32c|md5|hash|checksum/i.test(answer.body)) {
-      const algorithm = /md5/i.test(answer.body) && !/crc32c/i.test(answer.body) ? 'md5' : 'crc32c';
-      const ours = this.digests.digestWith(this.buffer.view(request.start, request.length))[algorithm];
-      throw new ChecksumMismatchError(
-        algorithm,
-        ours,
-        undefined,
-        `the server refused the object: the bytes it received do not match our ${algorithm} ${ours} ` +
-          `(${describeRequest(request)} answered 400: ${JSON.stringify(rejected.bodyExcerpt)}); nothing was finalized`,
-        { ...this.context(), cause: rejected },
-      );
-    }
     const query = this.state.statusQuery();
     let queryAnswer: TransportAnswer | undefined;
     try {
@@ -427,6 +415,21 @@ export class ChunkUploader implements Uploader {
       throw sessionExpired(queryAnswer, query, this);
     }
     throw rejected;
+  }
+
+  /** The server refused to finalize: the digests we sent are not those of the bytes it received. */
+  private digestRefused(request: ChunkRequest, answer: TransportAnswer): ChecksumMismatchError {
+    const rejected = statusError(answer, request, false, this);
+    const algorithm = /md5/i.test(answer.body) && !/crc32c/i.test(answer.body) ? 'md5' : 'crc32c';
+    const ours = this.digests.digestWith(this.buffer.view(request.start, request.length))[algorithm];
+    return new ChecksumMismatchError(
+      algorithm,
+      ours,
+      undefined,
+      `the server refused the object: the bytes it received do not match our ${algorithm} ${ours} ` +
+        `(${describeRequest(request)} answered ${answer.status}: ${JSON.stringify(rejected.bodyExcerpt)}); nothing was finalized`,
+      { ...this.context(), cause: rejected },
+    );
   }
 
   private apply(meaning: Interpretation, request: UploadRequest, answer: TransportAnswer): void {
@@ -447,6 +450,7 @@ export class ChunkUploader implements Uploader {
         throw new ProtocolError(`${meaning.reason} (${describeRequest(request)}, ${this.redactedUrl})`, this.context());
       case 'rejected':
       case 'check-session':
+      case 'digest-refused':
       case 'requery':
         throw statusError(answer, request, false, this);
     }

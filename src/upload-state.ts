@@ -36,9 +36,11 @@ export type PersistedOffset = { readonly ok: true; readonly persisted: number } 
 /**
  * Why a request failed, as far as the protocol can tell from the answer alone: `retryable`
  * (408, 429, 5xx…), `gone` (the session no longer exists), `ambiguous` (GCS: a 400 to a data
- * request is an expired session or a rejected request; a status query tells which), `rejected`.
+ * request is an expired session or a rejected request; a status query tells which),
+ * `digest-refused` (the server refused to finalize: the digests sent differ from the bytes it
+ * received), `rejected`.
  */
-export type FailureKind = 'retryable' | 'gone' | 'ambiguous' | 'rejected';
+export type FailureKind = 'retryable' | 'gone' | 'ambiguous' | 'digest-refused' | 'rejected';
 
 /**
  * An answer in the core's vocabulary; each protocol translates its wire answers into it
@@ -53,7 +55,7 @@ export type AnswerSummary =
 /**
  * What an answer means. `accepted`: counters updated, plan the next request. `complete`: the
  * object is finalized. `requery`: a status query answered 308 without `Range` after bytes were
- * confirmed: wait a little and ask once more (PROTOCOL §4). `check-session`: a 400 to a data
+ * confirmed: wait a little and ask once more . `check-session`: a 400 to a data
  * request is either an expired session or a rejected request; a status query tells which.
  */
 export type Interpretation =
@@ -61,12 +63,13 @@ export type Interpretation =
   | { readonly type: 'complete' }
   | { readonly type: 'requery' }
   | { readonly type: 'check-session' }
+  | { readonly type: 'digest-refused' }
   | { readonly type: 'retryable'; readonly reason: string }
   | { readonly type: 'session-expired' }
   | { readonly type: 'rejected' }
   | { readonly type: 'protocol-error'; readonly reason: string };
 
-/** Statuses after which the request is retried after a status query (PROTOCOL §5). */
+/** Statuses after which the request is retried after a status query. */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 const SESSION_GONE_STATUSES: ReadonlySet<number> = new Set([404, 410]);
 
@@ -164,6 +167,7 @@ export class UploadState {
         return { type: 'retryable', reason: `${answer.status} without an offset after bytes were confirmed` };
       case 'failed':
         if (answer.failure === 'ambiguous') return { type: 'check-session' };
+        if (answer.failure === 'digest-refused' && request.final) return { type: 'digest-refused' };
         return interpretFailure(answer);
     }
   }
@@ -225,12 +229,12 @@ export class UploadState {
   }
 }
 
-/** 408, 429, 500, 502, 503, 504: worth a retry (PROTOCOL §5), for uploads and initiation alike. */
+/** 408, 429, 500, 502, 503, 504: worth a retry, for uploads and initiation alike. */
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUSES.has(status);
 }
 
-/** The shared reading of a status: retryable (PROTOCOL §5), gone, or rejected. */
+/** The shared reading of a status: retryable, gone, or rejected. */
 export function classifyStatus(status: number): FailureKind {
   if (isRetryableStatus(status)) return 'retryable';
   if (SESSION_GONE_STATUSES.has(status)) return 'gone';

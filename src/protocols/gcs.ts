@@ -1,6 +1,6 @@
 /**
  * `Content-Range` + `308 Resume Incomplete`: Google Cloud Storage (JSON and XML APIs), Redivis,
- * and any endpoint that speaks the same (PROTOCOL.md §3–§6).
+ * and any endpoint that speaks the same (docs/PROTOCOL.md).
  */
 import { formatGoogHash } from '../checksum.js';
 import { CHUNK_ALIGNMENT, parseRangeHeader } from '../content-range.js';
@@ -9,6 +9,11 @@ import { classifyStatus, type AnswerSummary } from '../upload-state.js';
 
 /** Google's upload endpoint uses 308 for "Resume Incomplete", not for a permanent redirect. */
 const RESUME_INCOMPLETE = 308;
+/**
+ * A refused `X-Goog-Hash` names the digest: GCS answers 400 ("Provided CRC32C … doesn't match
+ * calculated …"), Google's storage-testbench 412 ("crc32c validation failed. Expected …").
+ */
+const DIGEST_REFUSAL = /crc32c|md5|hash|checksum/i;
 
 export function createGcsProtocol(): UploadProtocol {
   return {
@@ -33,6 +38,9 @@ export function createGcsProtocol(): UploadProtocol {
         return { status, outcome: 'complete' };
       }
       if (status === RESUME_INCOMPLETE) return { status, outcome: 'incomplete', persisted: parseRangeHeader(range) };
+      if ((status === 400 || status === 412) && request.kind === 'chunk' && request.final && DIGEST_REFUSAL.test(answer.body)) {
+        return { status, outcome: 'failed', failure: 'digest-refused' };
+      }
       // A 400 to a data request: an expired session or a rejected request (the core asks which);
       // to a status query, which the data can't have malformed, an expired session.
       if (status === 400) return { status, outcome: 'failed', failure: request.kind === 'chunk' ? 'ambiguous' : 'gone' };

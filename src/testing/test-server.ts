@@ -42,6 +42,12 @@ export interface TestServerOptions {
    * finalizing on a mismatch, as GCS does. @default true
    */
   verifyHashes?: boolean;
+  /**
+   * The status of that refusal: GCS answers 400 ("Provided CRC32C … doesn't match calculated …");
+   * Google's emulator, storage-testbench, answers 412 ("crc32c validation failed. Expected …").
+   * @default 400
+   */
+  hashRefusalStatus?: 400 | 412;
   /** @default 0 (any free port) */
   port?: number;
 }
@@ -388,7 +394,7 @@ class LoopbackGcs implements TestServer {
         // GCS refuses a corrupt object before committing it: none of this request is kept.
         rollback();
         entry.persisted = session.persisted;
-        return this.answer(res, entry, 400, { 'content-type': 'application/json' }, refused);
+        return this.answer(res, entry, this.options.hashRefusalStatus ?? 400, { 'content-type': 'application/json' }, refused);
       }
       const object = session.finalize(String(this.generation++));
       this.objects.set(`${object.bucket}/${object.name}`, object);
@@ -414,6 +420,9 @@ class LoopbackGcs implements TestServer {
       const [name, value] = [part.slice(0, part.indexOf('=')).trim(), part.slice(part.indexOf('=') + 1).trim()];
       const calculated = name === 'crc32c' ? actual.crc32c : name === 'md5' ? actual.md5Hash : undefined;
       if (calculated !== undefined && calculated !== value) {
+        if (this.options.hashRefusalStatus === 412) {
+          return JSON.stringify({ error: { code: 412, message: `${name} validation failed. Expected ${calculated}, got ${value}` } });
+        }
         const label = name === 'crc32c' ? 'CRC32C' : 'MD5';
         return JSON.stringify({ error: { code: 400, message: `Provided ${label} "${value}" doesn't match calculated ${label} "${calculated}".` } });
       }

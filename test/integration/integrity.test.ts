@@ -64,6 +64,18 @@ describe('corruption is an error, never a warning', () => {
     expect(server.session(outcome.uri).finalized).toBe(false);
   });
 
+  it.each([400, 412] as const)('a digest refusal answered %i (GCS; its emulator) is RWS_CHECKSUM_MISMATCH, nothing finalized', async (status) => {
+    const refusing = await createTestServer({ hashRefusalStatus: status });
+    for (const checksum of ['crc32c', 'md5'] as const) {
+      const outcome = await upload(refusing, { size: 2 * CHUNK + 5, chunkSize: CHUNK, faults: [{ fault: 'corrupt-byte', on: 1 }], options: { checksum } });
+      expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH', algorithm: checksum });
+      expect((outcome.error as Error).message).toMatch(new RegExp(`answered ${status}.*nothing was finalized`));
+      expect(refusing.session(outcome.uri).finalized).toBe(false);
+      expect(outcome.wire.at(-1)).toMatch(new RegExp(` ${status}$`));
+    }
+    await refusing.close();
+  });
+
   it('a server that does not check X-Goog-Hash: the reported digest is compared and the stream fails', async () => {
     const lax = await createTestServer({ verifyHashes: false });
     const outcome = await upload(lax, { size: 2 * CHUNK + 5, chunkSize: CHUNK, faults: [{ fault: 'corrupt-byte', on: 1 }], options: { checksum: 'both' } });
