@@ -198,12 +198,36 @@ export class ChunkUploader implements Uploader {
           if (!this.restartSession(error)) throw error;
         }
       }
+      if (this.mustConfirm()) await this.confirmResult();
       return this.result as UploadResult;
     } catch (error) {
       this.fail(this.signal.aborted ? this.abortError() : (error as Error));
       this.settleReady.reject(this.failure as Error);
       throw this.failure;
     }
+  }
+
+  /**
+   * A final answer that could not be checked — its metadata cut short, or without the digests
+   * this server reports — is not taken on trust while checksums are on: the server is asked
+   * once more (a status query on a finalized session answers with the object's metadata).
+   */
+  private mustConfirm(): boolean {
+    const result = this.result;
+    if (!result || result.verified || !this.protocol.reportsDigests) return false;
+    const unreadable = (result.headers['content-type'] ?? '').includes('json') && typeof result.body === 'string';
+    return this.options.checksum !== false || unreadable;
+  }
+
+  private async confirmResult(): Promise<void> {
+    await withRetry(async () => {
+      const query = this.state.statusQuery();
+      const answer = await this.query(query);
+      if (this.protocol.summarize(answer, query).outcome !== 'complete') {
+        throw new ProtocolError(`the upload was finalized, but the status query to check it answered ${answer.status} (${this.redactedUrl})`, this.context());
+      }
+      this.result = checkFinalAnswer(answer, this.state.bytesWritten, this.digests.digestWith([]), this);
+    }, this.retryRun(() => 'asking for the finalized object to check its size and digests'));
   }
 
   /** Aborts the request in flight, any backoff and every waiter. Never sends a request. */

@@ -36,6 +36,12 @@ export interface UploadProtocol {
    */
   readonly queriesBeforeFirstChunk: boolean;
   /**
+   * Whether a finalized upload's answer can carry the object's size and digests (GCS: JSON
+   * metadata or `X-Goog-Hash`; tus: never). When it can but a final answer did not, the driver
+   * asks once more and checks that answer instead.
+   */
+  readonly reportsDigests: boolean;
+  /**
    * The request carrying `chunk`'s bytes. `digests()` gives the whole stream's digests when
    * `chunk` is final (computed only if called); a protocol that can send them does (GCS:
    * `X-Goog-Hash`), so the server refuses a corrupt object before committing it.

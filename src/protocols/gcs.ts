@@ -19,6 +19,7 @@ export function createGcsProtocol(): UploadProtocol {
   return {
     chunkAlignment: CHUNK_ALIGNMENT,
     queriesBeforeFirstChunk: false,
+    reportsDigests: true,
     chunkRequest(chunk, digests) {
       const googHash = chunk.final ? formatGoogHash(digests()) : undefined;
       return { method: 'PUT', headers: { 'content-range': chunk.contentRange, ...(googHash === undefined ? {} : { 'x-goog-hash': googHash }) } };

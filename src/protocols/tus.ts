@@ -23,6 +23,7 @@ export function createTusProtocol(): UploadProtocol {
   return {
     chunkAlignment: 1,
     queriesBeforeFirstChunk: true,
+    reportsDigests: false,
     chunkRequest(chunk) {
       const end = chunk.start + chunk.length;
       const headers: Record<string, string> = {

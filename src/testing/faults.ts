@@ -14,6 +14,7 @@
  * | `session-gone` / `session-gone-410`  | the session is gone from now on: 404 (or 410) to everything       |
  * | `session-expired`                    | the session expired: 400 to everything from now on                |
  * | `lose-final-answer`                  | finalizes the object, then drops the connection without answering |
+ * | `cut-final-answer`                   | finalizes the object, answers 200 with its metadata cut to 20 bytes and no `X-Goog-Hash` |
  * | `corrupt-byte`                       | flips a bit of the first byte this request persists (bad storage) |
  *
  * "after NK" counts object offsets ("keeps the first N KiB"): it fires on the first request
@@ -46,6 +47,7 @@ export type Fault =
   | { readonly kind: 'stall'; readonly ms: number }
   | { readonly kind: 'gone'; readonly status: number }
   | { readonly kind: 'lose-final-answer' }
+  | { readonly kind: 'cut-final-answer' }
   | { readonly kind: 'corrupt-byte' };
 
 const KIB = 1024;
@@ -67,10 +69,11 @@ export function parseFault(name: string): Fault {
   if ((match = /^session-gone(?:-(404|410))?$/.exec(name))) return { kind: 'gone', status: Number(match[1] ?? 404) };
   if (name === 'session-expired') return { kind: 'gone', status: 400 };
   if (name === 'lose-final-answer') return { kind: 'lose-final-answer' };
+  if (name === 'cut-final-answer') return { kind: 'cut-final-answer' };
   if (name === 'corrupt-byte') return { kind: 'corrupt-byte' };
   throw new TypeError(
     `Unknown fault ${JSON.stringify(name)}: expected return-NNN[-after-NK], return-reset-connection[-after-NK], ` +
-      'persist-only-NK, omit-range, stall-for-Ts, session-gone[-410], session-expired, lose-final-answer or corrupt-byte',
+      'persist-only-NK, omit-range, stall-for-Ts, session-gone[-410], session-expired, lose-final-answer, cut-final-answer or corrupt-byte',
   );
 }
 
@@ -108,7 +111,7 @@ export class ArmedRule {
     if (on === 'final' && !facts.finalizing) return false;
     if (typeof on === 'number' && facts.number !== on) return false;
     const { parsed } = this;
-    if (parsed.kind === 'lose-final-answer' && !facts.finalizing) return false;
+    if ((parsed.kind === 'lose-final-answer' || parsed.kind === 'cut-final-answer') && !facts.finalizing) return false;
     if ((parsed.kind === 'status' || parsed.kind === 'reset') && parsed.afterBytes !== undefined) {
       return facts.kind === 'upload' && facts.start <= parsed.afterBytes && parsed.afterBytes < facts.end;
     }

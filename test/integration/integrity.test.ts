@@ -89,3 +89,40 @@ describe('corruption is an error, never a warning', () => {
     expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH', algorithm: 'md5' });
   });
 });
+
+describe('a final answer that cannot be checked is not taken on trust', () => {
+  it('metadata cut to 20 bytes: the server is asked once more and that answer is verified', async () => {
+    const outcome = await upload(server, { size: 2 * CHUNK + 5, chunkSize: CHUNK, faults: ['cut-final-answer'] });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.stream.result).toMatchObject({ verified: true, body: { size: String(2 * CHUNK + 5) } });
+    expect(outcome.wire.slice(-2)).toEqual([`bytes ${2 * CHUNK}-${2 * CHUNK + 4}/${2 * CHUNK + 5} 200`, 'bytes */* 200']);
+  });
+
+  it('cut, and the object stored differs: the second answer shows it, RWS_CHECKSUM_MISMATCH', async () => {
+    const lax = await createTestServer({ verifyHashes: false });
+    const outcome = await upload(lax, { size: 2 * CHUNK + 5, chunkSize: CHUNK, faults: [{ fault: 'corrupt-byte', on: 1 }, 'cut-final-answer'] });
+    expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH' });
+    await lax.close();
+  });
+
+  it('cut with checksum: false: asked once more too, for the size', async () => {
+    const outcome = await upload(server, { size: CHUNK + 1, chunkSize: CHUNK, faults: ['cut-final-answer'], options: { checksum: false } });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.stream.result).toMatchObject({ verified: false, body: { size: String(CHUNK + 1) } });
+    expect(outcome.wire.at(-1)).toBe('bytes */* 200');
+  });
+
+  it('a whole answer is not asked again', async () => {
+    const outcome = await upload(server, { size: CHUNK + 1, chunkSize: CHUNK });
+    expect(outcome.stream.result?.verified).toBe(true);
+    expect(outcome.wire.at(-1)).toBe(`bytes ${CHUNK}-${CHUNK}/${CHUNK + 1} 200`);
+  });
+
+  it('the Redivis dialect reports no digests: one more question, then verified: false', async () => {
+    const outcome = await upload(server, { size: CHUNK + 1, chunkSize: CHUNK, session: { dialect: 'redivis' } });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.stream.result?.verified).toBe(false);
+    expect(outcome.wire.at(-1)).toBe('bytes */* 200');
+  });
+});
+
