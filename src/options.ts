@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { parseCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
+import { refuseSessionHeaders } from './protocols/gcs.js';
 import type { ChecksumOption } from './checksum.js';
 import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -496,7 +497,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     resumeInput: validateResumeInput(raw.resumeInput, resume, checksum),
     chunkSize,
     totalSize: raw.totalSize === undefined ? undefined : expectInteger('totalSize', raw.totalSize, 0),
-    headers: validateHeaders(raw.headers),
+    headers: protocol === 'gcs' ? refuseSessionHeaders(validateHeaders(raw.headers)) : validateHeaders(raw.headers),
     dispatcher: validateDispatcher(raw.dispatcher),
     retry: validateRetry(raw.retry),
     timeouts: validateTimeouts(raw.timeouts),

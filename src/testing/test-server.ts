@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { CHUNK_ALIGNMENT, parseContentRange, type ParsedContentRange } from '../content-range.js';
+import { isSessionOnlyHeader } from '../protocols/gcs.js';
 import { ArmedRule, type Fault, type FaultRule, type RequestFacts } from './faults.js';
 import { UploadSession, type StoredObject } from './upload-session.js';
 
@@ -76,6 +77,12 @@ export interface RequestLogEntry {
   status: number | 'reset' | 'lost' | undefined;
   /** The fault that fired on this request, by name. */
   fault: string | undefined;
+  /**
+   * Headers of a chunk or status query that GCS reads only when a session starts and ignores
+   * here (object metadata, content headers…): a test can check that nothing it asked for was
+   * sent where GCS drops it.
+   */
+  readonly ignoredHeaders: readonly string[];
   /** Bytes persisted in the session after this request. */
   persisted: number | undefined;
 }
@@ -509,6 +516,7 @@ class LoopbackGcs implements TestServer {
       status: undefined,
       fault: undefined,
       persisted: undefined,
+      ignoredHeaders: kind === 'upload' || kind === 'query' ? Object.keys(req.headers).filter(isSessionOnlyHeader) : [],
     };
     this.requests.push(entry);
     return entry;

@@ -38,7 +38,7 @@ describe('rws upload', () => {
     const data = makeData(2 * 1024 * 1024);
     const file = join(directory, 'in.bin');
     await writeFile(file, data);
-    const run = await rws(['upload', url, file, '--gzip', '--chunk-size', '256K', '--checksum', 'both', '--header', 'x-goog-meta-source: test']);
+    const run = await rws(['upload', url, file, '--gzip', '--chunk-size', '256K', '--checksum', 'both', '--header', 'x-goog-user-project: test']);
     expect(run.code, run.stderr).toBe(0);
     // A 503 sent before the body was read may reach the client as a reset: either way, a typed retry.
     expect(run.stderr).toMatch(/retry 1 after RWS_(HTTP_STATUS|NETWORK)/);

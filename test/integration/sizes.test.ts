@@ -147,13 +147,31 @@ describe('events and options on the wire', () => {
   it('extra headers reach the server on every request; the stream owns Content-Range', async () => {
     const headers: Array<string | undefined> = [];
     const scripted = await createScriptedServer((request, res, req) => {
-      headers.push(req.headers['x-goog-meta-source'] as string | undefined);
+      headers.push(req.headers['x-goog-user-project'] as string | undefined);
       if (request.contentRange?.endsWith('/*')) res.writeHead(308, { range: `bytes=0-${K256 - 1}` }).end();
       else res.writeHead(200).end();
     });
-    await pipeline(Readable.from([Buffer.alloc(K256 + 1)]), createResumableWriteStream({ url: scripted.url, chunkSize: K256, checksum: false, headers: { 'X-Goog-Meta-Source': 'nightly' } }));
-    expect(headers).toEqual(['nightly', 'nightly']);
+    await pipeline(Readable.from([Buffer.alloc(K256 + 1)]), createResumableWriteStream({ url: scripted.url, chunkSize: K256, checksum: false, headers: { 'X-Goog-User-Project': 'billing-project' } }));
+    expect(headers).toEqual(['billing-project', 'billing-project']);
     expect(scripted.hits.map((hit) => hit.contentRange)).toEqual(['bytes 0-262143/*', 'bytes 262144-262144/262145']);
     await scripted.close();
+  });
+
+  it.each(['x-goog-meta-host', 'Content-Type', 'cache-control', 'x-goog-if-generation-match', 'x-upload-content-type', 'x-goog-storage-class'])(
+    'a header GCS ignores on chunks (%s) is refused at construction, naming it and where it goes',
+    (name) => {
+      expect(() => createResumableWriteStream({ url: 'https://storage.example/u?upload_id=x', headers: { [name]: 'v' } })).toThrow(
+        new RegExp(`headers\` may not set "${name}".*createGcsSession`, 'i'),
+      );
+    },
+  );
+
+  it('tus takes any header; the GCS test server records the ones GCS would ignore', async () => {
+    expect(() => createResumableWriteStream({ protocol: 'tus', url: 'https://tus.example/files/x', headers: { 'content-type': 'x' } })).not.toThrow();
+    const server = await createTestServer();
+    const url = server.createSession();
+    await fetch(url, { method: 'PUT', headers: { 'content-range': 'bytes */*', 'x-goog-meta-host': 'web1' } });
+    expect(server.session(url).requests.map((entry) => entry.ignoredHeaders)).toEqual([['x-goog-meta-host']]);
+    await server.close();
   });
 });

@@ -25,7 +25,7 @@ createResumableWriteStream({
   url: new URL('https://example.com'),
   chunkSize: 16 * 1024 * 1024,
   totalSize: 10,
-  headers: { 'x-goog-meta-a': 'b' },
+  headers: { 'x-goog-user-project': 'b' },
   retry: { retries: 3, minTimeout: 100, maxTimeout: 1000, factor: 2, randomize: false, maxRetryTime: 60_000 },
   timeouts: { headersTimeout: 1000, bodyTimeout: 1000 },
   signal: AbortSignal.timeout(1000),
