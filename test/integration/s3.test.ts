@@ -250,7 +250,7 @@ describe('s3: cancel, keep, resume', () => {
       expect(second.result).toMatchObject({ verified: true });
       expect(second.bytesCommitted).toBe(data.length);
       expect(second.peakBytesRetained).toBeLessThanOrEqual(256 * 1024);
-      expect(s3.requests.slice(before).map((entry) => `${entry.operation} ${entry.status}`)).toEqual(['list 404', 'get 206']);
+      expect(s3.requests.slice(before).map((entry) => `${entry.operation} ${entry.status}`)).toEqual(['list 404', 'head 200']);
     });
 
     it('other bytes written again: RWS_SESSION_EXPIRED, the object untouched', async () => {
