@@ -8,7 +8,8 @@
  * Guarantees, as with every protocol: `CompleteMultipartUpload` is sent only from `end()` after
  * every part succeeded — a part that fails for good fails the stream and the upload is aborted
  * (AbortMultipartUpload, unless parts are kept for a resume), never completed without it
- * (aws-sdk-js-v3 issue 2311). A stream that fits in one part is one PutObject.
+ * (aws-sdk-js-v3 issue 2311). A stream that fits in one part is one PutObject. The upload id is
+ * checkpointed, and the save awaited, before any part goes; every save is awaited before Complete.
  *
  * Memory: parts in flight are limited to a window of `queueSize` part numbers from the oldest
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
@@ -354,7 +355,7 @@ export class PartUploader implements Uploader {
     return this.md5Fallback && this.options.checksum === 'crc32c' ? 'both' : this.options.checksum;
   }
 
-  /** Signs a request with the `headers` S3 takes on it: see {@link placeS3Headers}'s S3Headers. */
+  /** Signs a request with those of the `headers` option S3 takes on it (S3Headers, protocols/s3.ts). */
   private sign(method: S3Request['method'], path: string, own: Record<string, string> = {}, { object = false, sseCustomer = true } = {}): S3Request {
     const { everyRequest, sseCustomer: sseC, object: objectHeaders } = this.s3.headers;
     return signRequest(this.s3.target, method, path, { ...everyRequest, ...(sseCustomer ? sseC : {}), ...(object ? objectHeaders : {}), ...own });
