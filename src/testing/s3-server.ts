@@ -59,6 +59,8 @@ export interface S3LogEntry {
   status: number;
   /** The request's headers but `authorization`, names lower-cased. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The headers its SigV4 signature covers (the Authorization header's SignedHeaders). */
+  readonly signedHeaders: readonly string[];
 }
 
 interface StoredPart {
@@ -230,8 +232,9 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   };
 
   const server = createServer((req, res) => {
-    const { authorization: _signature, ...sent } = flatHeaders(req);
-    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0, headers: sent };
+    const { authorization, ...sent } = flatHeaders(req);
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization ?? '')?.[1]?.split(';') ?? [];
+    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0, headers: sent, signedHeaders };
     // Named before the body is read, so a request cut mid-body is logged for what it was.
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));

@@ -42,6 +42,8 @@ describe('s3: the headers option', () => {
     expect(outcome.error).toBeUndefined();
     expect(bench.s3.objectHeaders('bkt', 'headers/multipart')).toMatchObject(OBJECT_HEADERS);
     for (const entry of outcome.requests) expect([entry.operation, carries(entry.headers, OBJECT_HEADERS)]).toEqual([entry.operation, entry.operation === 'create']);
+    // Signed, every one (the server checks the signature over the headers it names).
+    expect(outcome.requests[0]?.signedHeaders).toEqual(expect.arrayContaining(Object.keys(OBJECT_HEADERS)));
   });
 
   it('and on the single PutObject of a small stream', async () => {
@@ -57,6 +59,7 @@ describe('s3: the headers option', () => {
     expect(outcome.error).toBeUndefined();
     expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
     expect(outcome.requests.map((entry) => `${entry.operation} ${carries(entry.headers, keyHeaders)}`)).toEqual(['create true', 'part true', 'part true', 'part true', 'complete true']);
+    for (const entry of outcome.requests) expect(entry.signedHeaders).toEqual(expect.arrayContaining(Object.keys(keyHeaders)));
     // What the server checks: a part without the key is refused.
     const create = await signedFetch('POST', '/bkt/headers/sse-c-raw?uploads', keyHeaders);
     const uploadId = /<UploadId>(.+)<\/UploadId>/.exec(await create.text())?.[1] as string;
