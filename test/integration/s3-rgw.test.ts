@@ -64,24 +64,20 @@ describe('s3: Ceph RGW 16 (checksums ignored, empty Complete ETag, NoSuchKey)', 
   });
 
   it('the HEAD showing another ETag than the parts make → RWS_CHECKSUM_MISMATCH', async () => {
-    // Another writer replaces the object between this stream's Complete and its HEAD (held 2 s at the proxy).
+    // Another writer replaces the object between this stream's Complete and its HEAD (held 4 s at the proxy).
     const data = makeData(PART + 1);
     const before = rgw.s3.requests.length;
     const stream = s3Stream(rgw, 'rgw/changed', { s3: { queueSize: 1 } });
-    rgw.proxy.addFault({ fault: 'stall-for-2s', method: 'HEAD' });
+    rgw.proxy.addFault({ fault: 'stall-for-4s', method: 'HEAD' });
     const done = new Promise<unknown>((resolve) => {
       stream.on('error', resolve);
       stream.on('finish', () => resolve(undefined));
     });
     stream.end(data);
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (rgw.s3.requests.slice(before).some((entry) => entry.operation === 'complete' && entry.status === 200)) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 5);
-    });
+    for (let waited = 0; !rgw.s3.requests.slice(before).some((entry) => entry.operation === 'complete' && entry.status === 200); waited += 5) {
+      if (waited > 10_000) throw new Error('no Complete within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const other = await uploadTo(rgw, 'rgw/changed', PART + 1);
     expect(other.error).toBeUndefined();
     expect(await done).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH' });
