@@ -112,7 +112,7 @@ export interface ResumableWriteStreamOptions {
   totalSize?: number;
   /**
    * Extra request headers on every request to the session (not `content-range`/`content-length`).
-   * With `'s3'`, each goes on the requests S3 takes it on (README, "S3 multipart"); one no S3
+   * With `'s3'`, each goes on the requests S3 takes it on (README, "S3 headers"); one no S3
    * request takes is a TypeError.
    */
   headers?: Record<string, string>;
