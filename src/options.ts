@@ -11,7 +11,7 @@ import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE, resolveCredentials, resolveTarget, type S3Credentials, type S3Target } from './protocols/s3.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveCredentials, resolveTarget, type S3Credentials, type S3Headers, type S3Target } from './protocols/s3.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
 export type SessionFactory = () => Promise<string | URL>;
@@ -111,7 +111,11 @@ export interface ResumableWriteStreamOptions {
    * or ending with fewer, is a SizeMismatchError and the upload is never finalized.
    */
   totalSize?: number;
-  /** Extra request headers on every request to the session (not `content-range`/`content-length`). */
+  /**
+   * Extra request headers on every request to the session (not `content-range`/`content-length`).
+   * With `'s3'`, each goes on the requests S3 takes it on (README, "S3 headers"); one no S3
+   * request takes is a TypeError.
+   */
   headers?: Record<string, string>;
   /** An undici Dispatcher (Agent, Pool, ProxyAgent). @default a shared keep-alive Agent */
   dispatcher?: Dispatcher;
@@ -158,9 +162,12 @@ export interface ResumableWriteStreamOptions {
 
 export interface ResolvedS3 {
   readonly target: S3Target;
+  readonly bucket: string;
+  readonly key: string;
   readonly queueSize: number;
   readonly leavePartsOnError: boolean;
-  readonly contentType: string | undefined;
+  /** The `headers` option sorted by request, `s3.contentType` among the object headers. */
+  readonly headers: S3Headers;
 }
 
 export interface ResolvedOptions {
@@ -311,7 +318,7 @@ function expectString(name: string, value: unknown, optional = false): string | 
   return value;
 }
 
-function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boolean): ResolvedS3 {
+function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boolean, headers: Readonly<Record<string, string>>): ResolvedS3 {
   const s3 = expectObject('s3', value) ?? {};
   const bucket = expectString('s3.bucket', s3.bucket) as string;
   const key = expectString('s3.key', s3.key) as string;
@@ -333,11 +340,18 @@ function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boole
   if (s3.leavePartsOnError !== undefined && typeof s3.leavePartsOnError !== 'boolean') {
     throw new TypeError(`Expected \`s3.leavePartsOnError\` to be a boolean, received ${describe(s3.leavePartsOnError)}`);
   }
+  const contentType = expectString('s3.contentType', s3.contentType, true);
+  if (contentType !== undefined && headers['content-type'] !== undefined) {
+    throw new TypeError('`s3.contentType` and `headers` "content-type" both set the object\'s Content-Type: give one');
+  }
+  const placed = placeS3Headers(headers);
   return {
     target: resolveTarget({ bucket, key, region, endpoint, credentials }),
+    bucket,
+    key,
     queueSize: s3.queueSize === undefined ? 4 : expectInteger('s3.queueSize', s3.queueSize, 1),
     leavePartsOnError: (s3.leavePartsOnError as boolean | undefined) ?? resumable,
-    contentType: expectString('s3.contentType', s3.contentType, true),
+    headers: contentType === undefined ? placed : { ...placed, object: { ...placed.object, 'content-type': contentType } },
   };
 }
 
@@ -468,7 +482,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (protocol !== 's3' && raw.url === undefined && resume === undefined) {
     throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
   }
-  const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined || resume !== undefined) : undefined;
+  const headers = protocol === 'gcs' ? refuseSessionHeaders(validateHeaders(raw.headers)) : validateHeaders(raw.headers);
+  const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined || resume !== undefined, headers) : undefined;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
   const memoryBudget = raw.memoryBudget;
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
@@ -497,7 +512,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     resumeInput: validateResumeInput(raw.resumeInput, resume, checksum),
     chunkSize,
     totalSize: raw.totalSize === undefined ? undefined : expectInteger('totalSize', raw.totalSize, 0),
-    headers: protocol === 'gcs' ? refuseSessionHeaders(validateHeaders(raw.headers)) : validateHeaders(raw.headers),
+    headers,
     dispatcher: validateDispatcher(raw.dispatcher),
     retry: validateRetry(raw.retry),
     timeouts: validateTimeouts(raw.timeouts),

@@ -8,14 +8,15 @@
  * Guarantees, as with every protocol: `CompleteMultipartUpload` is sent only from `end()` after
  * every part succeeded — a part that fails for good fails the stream and the upload is aborted
  * (AbortMultipartUpload, unless parts are kept for a resume), never completed without it
- * (aws-sdk-js-v3 issue 2311). A stream that fits in one part is one PutObject.
+ * (aws-sdk-js-v3 issue 2311). A stream that fits in one part is one PutObject. The upload id is
+ * checkpointed, and the save awaited, before any part goes; every save is awaited before Complete.
  *
  * Memory: parts in flight are limited to a window of `queueSize` part numbers from the oldest
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { makeCheckpoint, resumeCheckpoint } from './checkpoint.js';
-import { StreamDigests, type Digests } from './checksum.js';
+import { StreamDigests, type ChecksumOption, type Digests } from './checksum.js';
 import {
   AbortedError,
   ChecksumMismatchError,
@@ -33,7 +34,7 @@ import {
   completeBody,
   MAX_PARTS,
   parsePartsPage,
-  parseCompletedEtag,
+  parseCompleteResult,
   parseS3Error,
   parseUploadId,
   parseUploadUrl,
@@ -41,12 +42,13 @@ import {
   signRequest,
   uploadUrl,
   type ListedPart,
+  type S3ObjectResult,
   type S3Request,
 } from './protocols/s3.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { withDeadline, withRetry, type RetryNotice } from './retry.js';
 import { toTransportError, type Transport, type TransportAnswer } from './transport.js';
-import { EXCERPT_CHARS, parseBody, type UploadResult } from './upload-answers.js';
+import { EXCERPT_CHARS, type UploadResult } from './upload-answers.js';
 import { UploadState, isRetryableStatus } from './upload-state.js';
 import type { Uploader, UploaderHooks } from './uploader.js';
 import { Wakeup } from './wakeup.js';
@@ -104,6 +106,14 @@ export class PartUploader implements Uploader {
    * the object when it ends.
    */
   private completedBefore: { gone: SessionExpiredError; parts: PartMd5s; whole: Hash } | undefined;
+  /**
+   * A part sent with only x-amz-checksum-crc32c came back without it echoed (Ceph RGW ignores
+   * flexible checksums): the server checked nothing, so that part is sent again and every later
+   * one goes with Content-MD5 too, which every S3 implementation verifies.
+   */
+  private md5Fallback = false;
+  /** The checkpoint naming a new upload could not be saved: nothing can resume it, so it is aborted. */
+  private unrecorded = false;
   private settleReady!: { resolve(offset: number): void; reject(error: Error): void };
 
   constructor(
@@ -202,7 +212,7 @@ export class PartUploader implements Uploader {
       if (!this.failure) this.fail(this.signal.aborted ? this.abortError() : (error as Error));
       this.settleReady.reject(this.failure as Error);
       await Promise.allSettled(this.inFlight);
-      if (!this.s3.leavePartsOnError) await this.deleteSession().catch(() => undefined);
+      if (!this.s3.leavePartsOnError || this.unrecorded) await this.deleteSession().catch(() => undefined);
       throw this.failure;
     }
   }
@@ -220,9 +230,11 @@ export class PartUploader implements Uploader {
   }
 
   private async abortOnServer(): Promise<number | undefined> {
-    const uploadId = await this.creating?.catch(() => undefined);
+    await this.creating?.catch(() => undefined);
+    // Known even when the create failed after it (its checkpoint was not saved).
+    const uploadId = this.uploadId;
     if (uploadId === undefined) return undefined;
-    const request = signRequest(this.s3.target, 'DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`);
+    const request = this.sign('DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`, {}, { sseCustomer: false });
     const { headersTimeout, bodyTimeout } = this.options.timeouts;
     const answer = await withDeadline(headersTimeout + bodyTimeout, 'AbortMultipartUpload', (signal) => this.send(request, undefined, 'AbortMultipartUpload', signal));
     return answer.status;
@@ -277,7 +289,7 @@ export class PartUploader implements Uploader {
     let marker: number | undefined = 0;
     while (marker !== undefined) {
       const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(this.uploadId as string)}${marker > 0 ? `&part-number-marker=${marker}` : ''}`;
-      const answer = await this.withRetries('ListParts', () => signRequest(this.s3.target, 'GET', path), undefined);
+      const answer = await this.withRetries('ListParts', () => this.sign('GET', path), undefined);
       const page = parsePartsPage(answer.body);
       if (!page) throw new ProtocolError(`ListParts answered ${answer.status} without a ListPartsResult (${this.redactedUrl})`, this.context());
       for (const part of page.parts) found.set(part.partNumber, part);
@@ -318,18 +330,35 @@ export class PartUploader implements Uploader {
 
   private async sendPart(part: Part): Promise<void> {
     const body = this.buffer.view(part.start, part.length);
-    const sums = new StreamDigests(this.options.checksum).digestWith(body);
+    let sums = new StreamDigests(this.partChecksum()).digestWith(body);
     if (this.keepListed(part, body, sums)) return;
     const uploadId = await this.ensureUpload();
     const path = `${this.s3.target.objectPath}?partNumber=${part.partNumber}&uploadId=${encodeURIComponent(uploadId)}`;
     const what = `part ${part.partNumber} (bytes ${part.start}-${part.start + part.length - 1})`;
-    const answer = await this.withRetries(what, () => signRequest(this.s3.target, 'PUT', path, checksumHeaders(sums)), body);
+    const send = () => this.withRetries(what, () => this.sign('PUT', path, checksumHeaders(sums)), body);
+    let answer = await send();
+    if (unverifiedCrc(answer, sums)) {
+      this.md5Fallback = true;
+      sums = new StreamDigests('both').digestWith(body);
+      answer = await send();
+    }
     const etag = answer.headers['etag'];
     if (!etag) throw new ProtocolError(`${what} answered ${answer.status} without an ETag (${this.redactedUrl})`, this.context());
     part.etag = etag;
     part.crc32c = sums.crc32c;
-    part.verified = this.checkEchoes(what, answer, sums);
+    part.verified = this.checkEchoes(what, answer, sums) || sums.md5 !== undefined;
     if (sums.md5 !== undefined) part.md5Hex = base64ToHex(sums.md5);
+  }
+
+  /** The digests a part is sent with: the `checksum` option's, with MD5 once the server was seen to ignore CRC32C. */
+  private partChecksum(): ChecksumOption {
+    return this.md5Fallback && this.options.checksum === 'crc32c' ? 'both' : this.options.checksum;
+  }
+
+  /** Signs a request with those of the `headers` option S3 takes on it (S3Headers, protocols/s3.ts). */
+  private sign(method: S3Request['method'], path: string, own: Record<string, string> = {}, { object = false, sseCustomer = true } = {}): S3Request {
+    const { everyRequest, sseCustomer: sseC, object: objectHeaders } = this.s3.headers;
+    return signRequest(this.s3.target, method, path, { ...everyRequest, ...(sseCustomer ? sseC : {}), ...(object ? objectHeaders : {}), ...own });
   }
 
   /**
@@ -371,15 +400,21 @@ export class PartUploader implements Uploader {
     return this.creating;
   }
 
+  /**
+   * CreateMultipartUpload, then a checkpoint naming the upload, saved before any part goes: a
+   * process killed from here on leaves a checkpoint that resumes this upload, never an orphan.
+   */
   private async createUpload(): Promise<string> {
-    const headers: Record<string, string> = {
-      ...(this.s3.contentType === undefined ? {} : { 'content-type': this.s3.contentType }),
-      ...(this.digests.usesCrc32c ? { 'x-amz-checksum-algorithm': 'CRC32C' } : {}),
-    };
-    const answer = await this.withRetries('CreateMultipartUpload', () => signRequest(this.s3.target, 'POST', `${this.s3.target.objectPath}?uploads`, headers), undefined);
+    const headers: Record<string, string> = this.digests.usesCrc32c ? { 'x-amz-checksum-algorithm': 'CRC32C' } : {};
+    const answer = await this.withRetries('CreateMultipartUpload', () => this.sign('POST', `${this.s3.target.objectPath}?uploads`, headers, { object: true }), undefined);
     const uploadId = parseUploadId(answer.body);
     if (uploadId === undefined) throw new ProtocolError(`CreateMultipartUpload answered ${answer.status} without an UploadId (${this.redactedUrl})`, this.context());
     this.uploadId = uploadId;
+    this.emitCheckpoint();
+    await this.hooks.checkpointsSaved().catch((error: unknown) => {
+      this.unrecorded = true;
+      throw error;
+    });
     return uploadId;
   }
 
@@ -406,6 +441,10 @@ export class PartUploader implements Uploader {
     this.buffer.release(upTo);
     if (this.uploadId === undefined || this.digests.offset <= this.lastCheckpoint) return;
     this.lastCheckpoint = this.digests.offset;
+    this.emitCheckpoint();
+  }
+
+  private emitCheckpoint(): void {
     this.hooks.onCheckpoint(
       makeCheckpoint({
         url: this.url as string,
@@ -421,13 +460,19 @@ export class PartUploader implements Uploader {
   private async putObject(): Promise<UploadResult> {
     const length = this.state.bytesWritten - this.buffer.releasedOffset;
     const body = this.buffer.view(this.buffer.releasedOffset, length);
-    const sums = new StreamDigests(this.options.checksum).digestWith(body);
-    const headers = { ...checksumHeaders(sums), ...(this.s3.contentType === undefined ? {} : { 'content-type': this.s3.contentType }) };
-    const answer = await this.withRetries('PutObject', () => signRequest(this.s3.target, 'PUT', this.s3.target.objectPath, headers), body);
-    const verified = this.checkEchoes('PutObject', answer, sums);
+    // PutObject can't be sent again once a server that ignores CRC32C stored it: Content-MD5 goes with it.
+    const sums = new StreamDigests(this.options.checksum === 'crc32c' ? 'both' : this.options.checksum).digestWith(body);
+    await this.hooks.checkpointsSaved();
+    const answer = await this.withRetries('PutObject', () => this.sign('PUT', this.s3.target.objectPath, checksumHeaders(sums), { object: true }), body);
+    const verified = this.checkEchoes('PutObject', answer, sums) || sums.md5 !== undefined;
     this.state.bytesCommitted = this.state.bytesWritten;
     this.releaseCommitted();
-    return { status: answer.status, headers: answer.headers, body: parseBody(answer), checksums: this.digests.digestWith([]), verified };
+    return { status: answer.status, headers: answer.headers, body: this.objectBody(unquote(answer.headers['etag'])), checksums: this.digests.digestWith([]), verified };
+  }
+
+  /** `result.body` with S3: the object (Complete's `Location` when it gave one). */
+  private objectBody(etag: string | undefined, location?: string): S3ObjectResult {
+    return { ...(location === undefined ? {} : { location }), bucket: this.s3.bucket, key: this.s3.key, etag };
   }
 
   /**
@@ -437,13 +482,15 @@ export class PartUploader implements Uploader {
    */
   private async complete(): Promise<UploadResult> {
     const uploadId = await this.ensureUpload();
+    // A checkpoint that could not be saved fails the stream: then nothing may be completed.
+    await this.hooks.checkpointsSaved();
     const parts = [...this.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
     const body = completeBody(parts.map(({ partNumber, etag, crc32c }) => ({ partNumber, etag: etag as string, crc32c })));
     const path = `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`;
     let attempts = 0;
     const sign = () => {
       attempts++;
-      return signRequest(this.s3.target, 'POST', path, { 'content-type': 'application/xml' });
+      return this.sign('POST', path, { 'content-type': 'application/xml' });
     };
     let answer: TransportAnswer;
     try {
@@ -453,13 +500,25 @@ export class PartUploader implements Uploader {
       if (!(error instanceof SessionExpiredError) || attempts < 2) throw error;
       answer = await this.checkCompletedObject(error, parts);
     }
-    const etag = parseCompletedEtag(answer.body) ?? answer.headers['etag']?.replace(/"/g, '');
+    const completed = parseCompleteResult(answer.body);
+    // Ceph RGW answers `<ETag></ETag>`: the object itself then tells its ETag and size.
+    const etag = completed?.etag || unquote(answer.headers['etag']) || (await this.headObject()).etag;
     const expected = this.expectedEtag(parts, etag);
     if (expected !== undefined && etag !== expected) throw this.digestMismatch('md5', expected, etag as string, 'the completed object (ETag)');
     this.state.bytesCommitted = this.state.bytesWritten;
     this.releaseCommitted();
     const verified = parts.every((part) => part.verified) || expected !== undefined;
-    return { status: answer.status, headers: answer.headers, body: answer.body, checksums: this.digests.digestWith([]), verified };
+    return { status: answer.status, headers: answer.headers, body: this.objectBody(etag, completed?.location), checksums: this.digests.digestWith([]), verified };
+  }
+
+  /** HEAD of the completed object: its ETag; a size other than the bytes written is RWS_PROTOCOL. */
+  private async headObject(): Promise<{ etag: string | undefined }> {
+    const answer = await this.withRetries('HEAD of the completed object', () => this.sign('HEAD', this.s3.target.objectPath), undefined);
+    const size = Number(answer.headers['content-length']);
+    if (size !== this.state.bytesWritten) {
+      throw new ProtocolError(`the completed object holds ${answer.headers['content-length'] ?? 'an unknown number of'} bytes but ${this.state.bytesWritten} were written (${this.redactedUrl})`, this.context());
+    }
+    return { etag: unquote(answer.headers['etag']) };
   }
 
   /**
@@ -467,11 +526,11 @@ export class PartUploader implements Uploader {
    * when every part's MD5 is known, the multipart ETag they make).
    */
   private async checkCompletedObject(gone: SessionExpiredError, parts: readonly Part[], wholeMd5Hex = this.streamMd5Hex(), requireEtag = false): Promise<TransportAnswer> {
-    const answer = await this.withRetries('checking the completed object', () => signRequest(this.s3.target, 'GET', this.s3.target.objectPath, { range: 'bytes=0-0' }), undefined).catch(() => {
+    const answer = await this.withRetries('checking the completed object', () => this.sign('HEAD', this.s3.target.objectPath), undefined).catch(() => {
       throw gone;
     });
-    const total = Number(/\/(\d+)$/.exec(answer.headers['content-range'] ?? '')?.[1] ?? answer.headers['content-length']);
-    const etag = answer.headers['etag']?.replace(/"/g, '');
+    const total = Number(answer.headers['content-length']);
+    const etag = unquote(answer.headers['etag']);
     const expected = this.expectedEtag(parts, etag, wholeMd5Hex);
     if (total !== this.state.bytesWritten || (expected === undefined ? requireEtag : etag !== expected)) throw gone;
     return answer;
@@ -485,7 +544,7 @@ export class PartUploader implements Uploader {
    */
   private async confirmCompletedBefore(check: NonNullable<PartUploader['completedBefore']>): Promise<UploadResult> {
     const answer = await this.checkCompletedObject(check.gone, check.parts.finish(), check.whole.digest('hex'), true);
-    return { status: answer.status, headers: answer.headers, body: '', checksums: this.digests.digestWith([]), verified: true };
+    return { status: answer.status, headers: answer.headers, body: this.objectBody(unquote(answer.headers['etag'])), checksums: this.digests.digestWith([]), verified: true };
   }
 
   private streamMd5Hex(): string | undefined {
@@ -637,6 +696,12 @@ class PartMd5s {
 }
 
 const base64ToHex = (base64: string) => Buffer.from(base64, 'base64').toString('hex');
+const unquote = (etag: string | undefined) => etag?.replace(/"/g, '') || undefined;
+
+/** A part sent with CRC32C alone whose answer does not echo it: the server did not check it. */
+function unverifiedCrc(answer: TransportAnswer, sums: Digests): boolean {
+  return sums.crc32c !== undefined && sums.md5 === undefined && answer.headers['x-amz-checksum-crc32c'] === undefined;
+}
 
 function md5Hex(parts: readonly Uint8Array[]): string {
   const digest = createHash('md5');

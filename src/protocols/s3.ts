@@ -37,7 +37,7 @@ export interface S3Target {
 }
 
 export interface S3Request {
-  readonly method: 'PUT' | 'POST' | 'GET' | 'DELETE';
+  readonly method: 'PUT' | 'POST' | 'GET' | 'HEAD' | 'DELETE';
   readonly url: string;
   readonly headers: Record<string, string>;
 }
@@ -141,10 +141,22 @@ export function parseUploadId(body: string): string | undefined {
   return typeof result?.UploadId === 'string' && result.UploadId !== '' ? result.UploadId : undefined;
 }
 
-/** The ETag of a CompleteMultipartUploadResult, without quotes. */
-export function parseCompletedEtag(body: string): string | undefined {
-  const result = parseXml(body)['CompleteMultipartUploadResult'] as { ETag?: unknown } | undefined;
-  return typeof result?.ETag === 'string' ? result.ETag.replace(/"/g, '') : undefined;
+/** `result.body` of an S3 upload: the object written. */
+export interface S3ObjectResult {
+  /** The object's URL, from CompleteMultipartUpload (absent after a PutObject). */
+  readonly location?: string;
+  readonly bucket: string;
+  readonly key: string;
+  /** Without quotes; undefined when the server gave none. */
+  readonly etag: string | undefined;
+}
+
+/** The fields of a CompleteMultipartUploadResult, the ETag without quotes ('' when empty, as Ceph RGW answers). */
+export function parseCompleteResult(body: string): { location?: string; etag: string } | undefined {
+  const result = parseXml(body)['CompleteMultipartUploadResult'] as { Location?: unknown; ETag?: unknown } | undefined;
+  if (!result || typeof result !== 'object') return undefined;
+  const etag = typeof result.ETag === 'string' ? result.ETag.replace(/"/g, '') : '';
+  return { ...(typeof result.Location === 'string' && result.Location !== '' ? { location: result.Location } : {}), etag };
 }
 
 export interface ListedPart {
@@ -188,6 +200,74 @@ export function completeBody(parts: ReadonlyArray<{ partNumber: number; etag: st
     )
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${items}</CompleteMultipartUpload>`;
+}
+
+/**
+ * The `headers` option sorted by the S3 requests that take them. Object headers describe the
+ * object (metadata, SSE, storage class, ACL, tags, the HTTP headers GetObject gives back, object
+ * lock): CreateMultipartUpload or PutObject. SSE-C keys go on every request that reads or writes
+ * the object's bytes: UploadPart needs them, Complete and ListParts need them when the upload has
+ * a checksum algorithm (our default), HEAD needs them to see the object. Requester-pays and the
+ * expected bucket owner apply to every request.
+ */
+export interface S3Headers {
+  readonly object: Readonly<Record<string, string>>;
+  readonly sseCustomer: Readonly<Record<string, string>>;
+  readonly everyRequest: Readonly<Record<string, string>>;
+}
+
+const OBJECT_HEADERS = new Set([
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'content-type',
+  'expires',
+  'x-amz-acl',
+  'x-amz-storage-class',
+  'x-amz-tagging',
+  'x-amz-website-redirect-location',
+  'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-server-side-encryption-context',
+  'x-amz-server-side-encryption-bucket-key-enabled',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+]);
+const OBJECT_PREFIXES = ['x-amz-meta-', 'x-amz-grant-'];
+const SSE_CUSTOMER_HEADERS = new Set([
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-server-side-encryption-customer-key-md5',
+]);
+const EVERY_REQUEST_HEADERS = new Set(['x-amz-request-payer', 'x-amz-expected-bucket-owner']);
+
+/**
+ * Sorts lower-cased `headers` (see {@link S3Headers}); a header no S3 request of an upload takes
+ * (or one the stream sets itself: signing, digests) is a TypeError naming it, never dropped.
+ */
+export function placeS3Headers(headers: Readonly<Record<string, string>>): S3Headers {
+  const placed = { object: {} as Record<string, string>, sseCustomer: {} as Record<string, string>, everyRequest: {} as Record<string, string> };
+  for (const [name, value] of Object.entries(headers)) {
+    if (OBJECT_HEADERS.has(name) || OBJECT_PREFIXES.some((prefix) => name.startsWith(prefix) && name.length > prefix.length)) placed.object[name] = value;
+    else if (SSE_CUSTOMER_HEADERS.has(name)) placed.sseCustomer[name] = value;
+    else if (EVERY_REQUEST_HEADERS.has(name)) placed.everyRequest[name] = value;
+    else {
+      throw new TypeError(
+        `\`headers\` may not set ${JSON.stringify(name)} with \`protocol: 's3'\`: no S3 request of an upload takes it from the caller ` +
+          '(accepted: x-amz-meta-*, x-amz-server-side-encryption*, x-amz-storage-class, x-amz-acl, x-amz-grant-*, x-amz-tagging, cache-control, ' +
+          'content-disposition, content-encoding, content-language, content-type, expires, x-amz-website-redirect-location, x-amz-object-lock-*, ' +
+          'x-amz-request-payer, x-amz-expected-bucket-owner)',
+      );
+    }
+  }
+  const sseC = Object.keys(placed.sseCustomer).length;
+  if (sseC !== 0 && sseC !== SSE_CUSTOMER_HEADERS.size) {
+    const missing = [...SSE_CUSTOMER_HEADERS].filter((name) => !(name in placed.sseCustomer));
+    throw new TypeError(`\`headers\` with SSE-C needs all three x-amz-server-side-encryption-customer-* headers: ${missing.join(', ')} missing`);
+  }
+  return placed;
 }
 
 /** Credentials from the options, else the standard AWS environment variables. */

@@ -6,8 +6,14 @@
  * for the last part: InvalidPartOrder, InvalidPart, EntityTooSmall), AbortMultipartUpload,
  * PutObject and GetObject (with Range). In memory; listens on 127.0.0.1 only.
  *
+ * Headers: every `x-amz-*` header must be signed (else 403, as S3); the object headers given at
+ * CreateMultipartUpload or PutObject are kept with the object and given back by HEAD and GET; an
+ * upload created with SSE-C refuses a part, a ListParts or (with a checksum algorithm) a Complete
+ * without the same key, and an SSE-C object is not read without it.
+ *
  * Put it behind `startFaultProxy` for faults on real sockets; `completeErrorOnce` makes the next
- * Complete answer 200 with an `<Error>` body without completing (a documented S3 behaviour).
+ * Complete answer 200 with an `<Error>` body without completing (a documented S3 behaviour). Three
+ * switches behave as Ceph RGW 16 does: `ignoreChecksums`, `emptyCompleteEtag`, `uploadGoneCode`.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -33,6 +39,15 @@ export interface S3TestServerOptions {
    * every client: only the ETag's MD5. @default true
    */
   readonly verifyDigests?: boolean;
+  /**
+   * As Ceph RGW 16: accept and ignore `x-amz-checksum-algorithm`, `x-amz-checksum-crc32c` and
+   * `<ChecksumCRC32C>`, echo no checksum (Content-MD5 is still verified). @default false
+   */
+  readonly ignoreChecksums?: boolean;
+  /** As Ceph RGW 16: Complete answers `<ETag></ETag>` (and no ETag header). @default false */
+  readonly emptyCompleteEtag?: boolean;
+  /** The error code for an upload that is gone: S3 says NoSuchUpload, Ceph RGW's ListParts NoSuchKey. @default 'NoSuchUpload' */
+  readonly uploadGoneCode?: 'NoSuchUpload' | 'NoSuchKey';
 }
 
 export interface S3LogEntry {
@@ -42,6 +57,10 @@ export interface S3LogEntry {
   readonly partNumber: number | undefined;
   readonly bytes: number;
   status: number;
+  /** The request's headers but `authorization`, names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The headers its SigV4 signature covers (the Authorization header's SignedHeaders). */
+  readonly signedHeaders: readonly string[];
 }
 
 interface StoredPart {
@@ -55,6 +74,14 @@ interface OpenUpload {
   readonly objectKey: string;
   readonly checksumAlgorithm: string | undefined;
   readonly parts: Map<number, StoredPart>;
+  /** The object headers given at CreateMultipartUpload, the object's once completed. */
+  readonly headers: Record<string, string>;
+}
+
+interface StoredObject {
+  readonly data: Buffer;
+  readonly etag: string;
+  readonly headers: Record<string, string>;
 }
 
 export interface S3TestServer {
@@ -65,6 +92,8 @@ export interface S3TestServer {
   readonly requests: S3LogEntry[];
   /** The stored object's bytes, or undefined. */
   object(bucket: string, key: string): Buffer | undefined;
+  /** The object headers (x-amz-meta-*, SSE, storage class, Content-Type…) the object was created with, or undefined. */
+  objectHeaders(bucket: string, key: string): Record<string, string> | undefined;
   /** Upload ids not completed or aborted, with how many parts each holds. */
   openUploads(): Array<{ uploadId: string; key: string; parts: number }>;
   /** The next Complete answers 200 with an `<Error>` body and completes nothing. */
@@ -91,7 +120,9 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
   const partsPerPage = options.partsPerPage ?? 1000;
   const keep = (data: Buffer) => (options.storeObjects === false ? Buffer.alloc(0) : data);
-  const objects = new Map<string, { data: Buffer; etag: string }>();
+  const objects = new Map<string, StoredObject>();
+  const ignoreChecksums = options.ignoreChecksums === true;
+  const goneCode = options.uploadGoneCode ?? 'NoSuchUpload';
   const uploads = new Map<string, OpenUpload>();
   const requests: S3LogEntry[] = [];
   let failNextComplete = false;
@@ -100,19 +131,21 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     const body = await readBody(req);
     (entry as { bytes: number }).bytes = body.length;
     verifySignature(req, options.verifyDigests === false ? undefined : body, credentials, region);
+    checkSseCustomerKey(req);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const objectKey = decodeURIComponent(url.pathname.slice(1));
     const query = url.searchParams;
     const uploadId = query.get('uploadId');
     const upload = uploadId === null ? undefined : uploads.get(uploadId);
     const needUpload = () => {
-      if (!upload) throw new S3Failure(404, 'NoSuchUpload', 'The specified upload does not exist.');
+      if (!upload) throw new S3Failure(404, goneCode, goneCode === 'NoSuchKey' ? 'The specified key does not exist.' : 'The specified upload does not exist.');
       return upload;
     };
     if (req.method === 'POST' && query.has('uploads')) {
       set(entry, 'create');
       const id = randomBytes(12).toString('hex');
-      uploads.set(id, { objectKey, checksumAlgorithm: header(req, 'x-amz-checksum-algorithm'), parts: new Map() });
+      const checksumAlgorithm = ignoreChecksums ? undefined : header(req, 'x-amz-checksum-algorithm');
+      uploads.set(id, { objectKey, checksumAlgorithm, parts: new Map(), headers: objectHeadersOf(req) });
       return sendXml(res, 200, `<InitiateMultipartUploadResult><Key>${escape(objectKey)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
     }
     if (req.method === 'PUT' && uploadId !== null) {
@@ -120,7 +153,8 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
       set(entry, 'part', partNumber);
       const open = needUpload();
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Failure(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-      const digests = checkDigests(req, body, open.checksumAlgorithm, options.verifyDigests !== false);
+      requireSameSseKey(req, open.headers);
+      const digests = checkDigests(req, body, open.checksumAlgorithm, options.verifyDigests !== false, ignoreChecksums);
       open.parts.set(partNumber, { data: keep(body), size: body.length, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
       res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
       return;
@@ -128,6 +162,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     if (req.method === 'GET' && uploadId !== null) {
       set(entry, 'list');
       const open = needUpload();
+      if (open.checksumAlgorithm !== undefined) requireSameSseKey(req, open.headers);
       const marker = Number(query.get('part-number-marker') ?? 0);
       const numbers = [...open.parts.keys()].sort((a, b) => a - b).filter((n) => n > marker);
       const page = numbers.slice(0, Math.min(partsPerPage, Number(query.get('max-parts') ?? partsPerPage)));
@@ -150,10 +185,18 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
         failNextComplete = false;
         return sendXml(res, 200, '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
       }
-      const object = assemble(open, body.toString('utf8'), minPartSize);
-      objects.set(objectKey, object);
+      if (open.checksumAlgorithm !== undefined) requireSameSseKey(req, open.headers);
+      const object = assemble(open, body.toString('utf8'), minPartSize, ignoreChecksums);
+      objects.set(objectKey, { ...object, headers: open.headers });
       uploads.delete(uploadId);
-      return sendXml(res, 200, `<CompleteMultipartUploadResult><Key>${escape(objectKey)}</Key><ETag>"${object.etag}"</ETag></CompleteMultipartUploadResult>`);
+      const [bucket, ...key] = objectKey.split('/');
+      const location = `http://${header(req, 'host') ?? 'localhost'}/${encodeURI(objectKey)}`;
+      const etag = options.emptyCompleteEtag ? '' : `"${object.etag}"`;
+      return sendXml(
+        res,
+        200,
+        `<CompleteMultipartUploadResult><Location>${escape(location)}</Location><Bucket>${escape(bucket ?? '')}</Bucket><Key>${escape(key.join('/'))}</Key><ETag>${escape(etag)}</ETag></CompleteMultipartUploadResult>`,
+      );
     }
     if (req.method === 'DELETE' && uploadId !== null) {
       set(entry, 'abort');
@@ -164,8 +207,8 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     }
     if (req.method === 'PUT') {
       set(entry, 'put');
-      const digests = checkDigests(req, body, undefined, options.verifyDigests !== false);
-      objects.set(objectKey, { data: keep(body), etag: md5Hex(body) });
+      const digests = checkDigests(req, body, undefined, options.verifyDigests !== false, ignoreChecksums);
+      objects.set(objectKey, { data: keep(body), etag: md5Hex(body), headers: objectHeadersOf(req) });
       res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
       return;
     }
@@ -173,22 +216,25 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
       set(entry, req.method === 'GET' ? 'get' : 'head');
       const object = objects.get(objectKey);
       if (!object) throw new S3Failure(404, 'NoSuchKey', 'The specified key does not exist.');
+      requireSameSseKey(req, object.headers);
       const range = /^bytes=(\d+)-(\d+)$/.exec(header(req, 'range') ?? '');
-      const etag = `"${object.etag}"`;
+      const given = { ...visibleHeaders(object.headers), etag: `"${object.etag}"` };
       if (range) {
         const start = Number(range[1]);
         const end = Math.min(Number(range[2]), object.data.length - 1);
-        res.writeHead(206, { etag, 'content-range': `bytes ${start}-${end}/${object.data.length}` }).end(object.data.subarray(start, end + 1));
+        res.writeHead(206, { ...given, 'content-range': `bytes ${start}-${end}/${object.data.length}` }).end(object.data.subarray(start, end + 1));
         return;
       }
-      res.writeHead(200, { etag, 'content-length': object.data.length }).end(req.method === 'GET' ? object.data : undefined);
+      res.writeHead(200, { ...given, 'content-length': object.data.length }).end(req.method === 'GET' ? object.data : undefined);
       return;
     }
     throw new S3Failure(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
   };
 
   const server = createServer((req, res) => {
-    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0 };
+    const { authorization, ...sent } = flatHeaders(req);
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization ?? '')?.[1]?.split(';') ?? [];
+    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0, headers: sent, signedHeaders };
     // Named before the body is read, so a request cut mid-body is logged for what it was.
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));
@@ -211,6 +257,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     region,
     requests,
     object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
+    objectHeaders: (bucket, key) => objects.get(`${bucket}/${key}`)?.headers,
     openUploads: () => [...uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
     completeErrorOnce() {
       failNextComplete = true;
@@ -241,9 +288,49 @@ function sendXml(res: ServerResponse, status: number, body: string): void {
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const name of Object.keys(req.headers)) flat[name] = header(req, name) as string;
+  return flat;
+}
+
+/** Headers S3 keeps with an object (what CreateMultipartUpload or PutObject was given). */
+const KEPT_HEADERS = /^(x-amz-meta-.+|x-amz-server-side-encryption.*|x-amz-storage-class|x-amz-acl|x-amz-grant-.+|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.+|cache-control|content-disposition|content-encoding|content-language|content-type|expires)$/;
+
+function objectHeadersOf(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(Object.entries(flatHeaders(req)).filter(([name]) => KEPT_HEADERS.test(name)));
+}
+
+/** What HEAD and GET give back: not the SSE-C key, nor ACLs and tags (S3 gives neither). */
+function visibleHeaders(headers: Record<string, string>): Record<string, string> {
+  const hidden = /^(x-amz-server-side-encryption-customer-key|x-amz-acl|x-amz-grant-.+|x-amz-tagging)$/;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hidden.test(name)));
+}
+
+const SSE_C = 'x-amz-server-side-encryption-customer-';
+
+/** A given SSE-C key must be 256 bits with the MD5 given beside it (S3: 400 InvalidArgument). */
+function checkSseCustomerKey(req: IncomingMessage): void {
+  const key = header(req, `${SSE_C}key`);
+  if (key === undefined && header(req, `${SSE_C}algorithm`) === undefined) return;
+  if (header(req, `${SSE_C}algorithm`) !== 'AES256' || key === undefined || Buffer.from(key, 'base64').length !== 32) {
+    throw new S3Failure(400, 'InvalidArgument', 'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm and a 256-bit key.');
+  }
+  if (header(req, `${SSE_C}key-md5`) !== createHash('md5').update(Buffer.from(key, 'base64')).digest('base64')) {
+    throw new S3Failure(400, 'InvalidArgument', 'The calculated MD5 hash of the key did not match the hash that was provided.');
+  }
+}
+
+/** Bytes written or read under SSE-C need the key they were created with (S3: 400 InvalidRequest). */
+function requireSameSseKey(req: IncomingMessage, created: Record<string, string>): void {
+  const wanted = created[`${SSE_C}key-md5`];
+  if (wanted === undefined || header(req, `${SSE_C}key-md5`) === wanted) return;
+  throw new S3Failure(400, 'InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
+}
+
 /** Content-MD5 and x-amz-checksum-crc32c, when sent, must be those of the body (else 400 BadDigest). */
-function checkDigests(req: IncomingMessage, body: Buffer, requiredAlgorithm: string | undefined, verify: boolean): { crc32c: string; echo: boolean } {
-  const sentCrc = header(req, 'x-amz-checksum-crc32c');
+function checkDigests(req: IncomingMessage, body: Buffer, requiredAlgorithm: string | undefined, verify: boolean, ignoreChecksums: boolean): { crc32c: string; echo: boolean } {
+  const sentCrc = ignoreChecksums ? undefined : header(req, 'x-amz-checksum-crc32c');
   if (!verify) return { crc32c: sentCrc ?? '', echo: false };
   const contentMd5 = header(req, 'content-md5');
   if (contentMd5 !== undefined && contentMd5 !== createHash('md5').update(body).digest('base64')) {
@@ -258,7 +345,7 @@ function checkDigests(req: IncomingMessage, body: Buffer, requiredAlgorithm: str
 }
 
 /** CompleteMultipartUpload's checks, then the object and its multipart ETag. */
-function assemble(upload: OpenUpload, body: string, minPartSize: number): { data: Buffer; etag: string } {
+function assemble(upload: OpenUpload, body: string, minPartSize: number, ignoreChecksums: boolean): { data: Buffer; etag: string } {
   let listed: Array<{ PartNumber?: unknown; ETag?: unknown; ChecksumCRC32C?: unknown }>;
   try {
     const parsed = xml.parse(body) as { CompleteMultipartUpload?: { Part?: unknown } };
@@ -278,7 +365,7 @@ function assemble(upload: OpenUpload, body: string, minPartSize: number): { data
     if (!stored || String(item.ETag).replace(/"/g, '') !== stored.etag.replace(/"/g, '')) {
       throw new S3Failure(400, 'InvalidPart', `One or more of the specified parts could not be found (part ${number}).`);
     }
-    if (item.ChecksumCRC32C !== undefined && item.ChecksumCRC32C !== stored.crc32c) throw new S3Failure(400, 'InvalidPart', `Part ${number}: checksum mismatch.`);
+    if (!ignoreChecksums && item.ChecksumCRC32C !== undefined && item.ChecksumCRC32C !== stored.crc32c) throw new S3Failure(400, 'InvalidPart', `Part ${number}: checksum mismatch.`);
     if (index < listed.length - 1 && stored.size < minPartSize) {
       throw new S3Failure(400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (part ${number}).`);
     }
@@ -305,6 +392,8 @@ function verifySignature(req: IncomingMessage, body: Buffer | undefined, credent
   const url = new URL(req.url ?? '/', 'http://localhost');
   const names = (signedHeaders as string).split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) throw new S3Failure(403, 'AccessDenied', 'host and x-amz-date must be signed.');
+  const unsigned = Object.keys(req.headers).filter((name) => name.startsWith('x-amz-') && !names.includes(name));
+  if (unsigned.length > 0) throw new S3Failure(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
   const canonical = [
     req.method,
     url.pathname,

@@ -1,7 +1,7 @@
 /** The protocol adapters, pure: what goes on the wire and what an answer means to the core. */
 import { describe, expect, it } from 'vitest';
 import { createTusProtocol } from '../../src/protocols/tus.js';
-import { completeBody, encodeKey, parseCompletedEtag, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveCredentials, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
+import { completeBody, encodeKey, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveCredentials, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
 import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
 import type { TransportAnswer } from '../../src/transport.js';
 
@@ -73,7 +73,8 @@ describe('S3 wire', () => {
     expect(parsePartsPage('not xml at all <<<')).toBeUndefined();
     expect(parseS3Error('<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>')).toEqual({ code: 'SlowDown', message: 'Reduce your request rate.' });
     expect(parseS3Error('<CompleteMultipartUploadResult><ETag>"x-2"</ETag></CompleteMultipartUploadResult>')).toBeUndefined();
-    expect(parseCompletedEtag('<CompleteMultipartUploadResult><ETag>&quot;x-2&quot;</ETag></CompleteMultipartUploadResult>')).toBe('x-2');
+    expect(parseCompleteResult('<CompleteMultipartUploadResult><Location>http://h/b/k</Location><ETag>&quot;x-2&quot;</ETag></CompleteMultipartUploadResult>')).toEqual({ location: 'http://h/b/k', etag: 'x-2' });
+    expect(parseCompleteResult('<CompleteMultipartUploadResult><ETag></ETag></CompleteMultipartUploadResult>')).toEqual({ etag: '' });
   });
 
   it('Complete lists the parts with escaped ETags and their CRC32C', () => {
