@@ -134,7 +134,7 @@ describe('rws upload', () => {
   it.each([
     [[], /Usage:/],
     [['upload'], /needs a session URL/],
-    [['upload', 'http://127.0.0.1:9/x', '--chunk-size', '1000'], /`chunkSize` to be a positive multiple of 262144/],
+    [['upload', 'http://127.0.0.1:9/x', '--chunk-size', '1000'], /--chunk-size must be a positive multiple of 262144/],
     [['upload', 'http://127.0.0.1:9/x', '--chunk-size', 'lots'], /--chunk-size expects a size/],
     [['upload', 'http://127.0.0.1:9/x', '--checksum', 'sha1'], /--checksum expects crc32c, md5, both or none/],
     [['upload', 'http://127.0.0.1:9/x', '--header', 'nocolon'], /--header expects 'Name: value'/],
