@@ -158,10 +158,8 @@ function resumeOption(values: Values, saved: Checkpoint | undefined, url: string
     return { resume: saved };
   }
   if (file !== undefined && url === undefined) {
-    throw new UsageError(
-      `no checkpoint at ${file}: nothing to resume (a finished upload removes its checkpoint; ` +
-        `to start one: rws upload "$SESSION_URL" --checkpoint ${file} …${protocol === 's3' ? ', or --s3 … --checkpoint FILE' : ''})`,
-    );
+    const start = protocol === 's3' ? `rws upload --s3 ${String(values.s3)} --checkpoint ${file} …` : `rws upload "$SESSION_URL" --checkpoint ${file} …`;
+    throw new UsageError(`no checkpoint at ${file}: nothing to resume (a finished upload removes its checkpoint; to start an upload: ${start})`);
   }
   if ((values.continue || file !== undefined) && url !== undefined) {
     return { resume: parseCheckpoint({ version: 1, url, protocol, bytesCommitted: 0 }) };
@@ -256,11 +254,13 @@ async function runUpload(plan: UploadPlan): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const reporter = createReporter(plan.mode, plan.options.totalSize);
+  // Bytes the server held before this process moved none: they are not in the rate. A resumed S3
+  // upload's input starts at 0 again, so the checkpoint's offset is the floor.
+  const resumedFrom = typeof plan.options.resume === 'object' ? plan.options.resume.bytesCommitted : 0;
   let startedAt = 0;
-  // Bytes the server held before this process: they move no data, so they are not in the rate.
   stream.committedOffset().then((offset) => {
-    startedAt = offset;
-    reporter.start(offset);
+    startedAt = Math.max(offset, resumedFrom);
+    reporter.start(startedAt);
   }, () => {});
   stream.on('progress', (progress) => reporter.progress(progress));
   stream.on('retry', (event) => reporter.retry(event));
