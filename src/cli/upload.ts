@@ -307,6 +307,8 @@ function finalizedElsewhere(failure: ResumableUploadError, storedSize: number, b
 
 function sizeMismatchMessage(failure: SizeMismatchError, plan: UploadPlan): string {
   const { expected, actual } = failure;
+  // Without a declared total the library's words stand (S3's part limit, say).
+  if (plan.totalFrom === undefined) return inFlags(failure.message, UPLOAD_FLAGS);
   if (plan.totalFrom === 'file') {
     return `${plan.input} changed while it was read (${expected} bytes when rws started, ${actual > expected ? 'more were' : `${actual} bytes`} read): pipe it (cat FILE | rws upload …) to upload it without declaring its size`;
   }
