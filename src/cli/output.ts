@@ -49,7 +49,6 @@ export const UPLOAD_FLAGS: FlagNames = {
   's3.region': '--region',
   's3.endpoint': '--endpoint',
   's3.queueSize': '--queue-size',
-  's3.credentials': 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
 };
 
 export const INIT_FLAGS: FlagNames = {
@@ -75,6 +74,8 @@ export const INIT_FLAGS: FlagNames = {
 export function inFlags(message: string, flags: FlagNames): string {
   const flag = (name: string) => flags[name] ?? flags[name.replace(/\..*$/, '')];
   return message
+    // The CLI takes S3 credentials from the environment only: the option alternative is moot.
+    .replace('Expected `s3.credentials`, or ', 'Expected ')
     .replace(/\bset `(\w+): true`/g, (whole, name: string) => (flag(name) ? `pass ${flag(name)}` : whole))
     .replace(/Expected `([\w.]+)`((?: \([^)]*\))?) to (be|use)\b/g, (whole, name: string, aside: string, verb: string) =>
       flag(name) ? `${flag(name)}${aside} must ${verb}` : whole,

@@ -67,6 +67,7 @@ describe('option errors name the flag', () => {
     [['upload', '--s3', 's3://b/k', '--region', '', '-'], AWS, /--region must be a non-empty string/],
     [['upload', '--s3', 's3://b/k', '--chunk-size', '1MiB', '-'], AWS, /--chunk-size \(the S3 part size\) must be from 5 MiB to 5 GiB/],
     [['upload', FAR, '--checkpoint', ''], {}, /--checkpoint expects a file path/],
+    [['upload', '--s3', 's3://b/k', '-'], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, /Expected AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: found neither/],
     [['init', 'tus', '--endpoint', 'http://minio.invalid/files/'], {}, /--endpoint must use https: .*pass --allow-insecure-http/],
     [['init', 'gcs', '--endpoint', 'not a url', '--bucket', 'b', '--name', 'n'], {}, /--endpoint must be an absolute http\(s\) URL/],
     [['init', 'tus', '--endpoint', 'http://127.0.0.1:9/files/', '--metadata', 'a b=c'], {}, /--metadata keys without spaces or commas/],
