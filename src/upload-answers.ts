@@ -52,7 +52,9 @@ export function parseBody(answer: TransportAnswer): unknown {
  */
 export function checkFinalAnswer(answer: TransportAnswer, bytesWritten: number, ours: Digests, site: ErrorSite): UploadResult {
   const body = parseBody(answer);
-  const size = (body as { size?: unknown } | null)?.size;
+  // GCS reports the stored size in the object's metadata, tus as the offset of a complete upload:
+  // without the latter, resuming a tus upload finished with other data would pass for success.
+  const size = (body as { size?: unknown } | null)?.size ?? answer.headers['upload-offset'];
   const storedSize = size === undefined || !Number.isSafeInteger(Number(size)) ? undefined : Number(size);
   const context = { ...site.context(), ...(storedSize === undefined ? {} : { storedSize }) };
   if (size !== undefined && Number(size) !== bytesWritten) {

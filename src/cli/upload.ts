@@ -290,7 +290,11 @@ function describeFailure(plan: UploadPlan, failure: Error, bytes: { committed: n
   if (interrupted) return { ...base, ...resumeAdvice(plan), state: `${bytesCommitted} bytes were committed and nothing was finalized.` };
   if (failure instanceof ResumableUploadError && failure.storedSize !== undefined) return { ...base, state: finalizedElsewhere(failure, failure.storedSize, bytes.written) };
   if (failure instanceof SizeMismatchError) return { ...base, message: sizeMismatchMessage(failure, plan), state: 'nothing was finalized: start a new session for this input.' };
-  if (code === 'RWS_PROTOCOL') return { ...base, ...resumeAdvice(plan), state: `the server had confirmed ${bytesCommitted} bytes when its answers stopped making sense.` };
+  // A server that breaks the protocol (one that calls a session complete before the final request,
+  // say) cannot be trusted to resume: a resume could take its word for a success. No command then.
+  if (code === 'RWS_PROTOCOL') {
+    return { ...base, state: `rws finalized nothing, but the server's answers contradict the protocol (it had confirmed ${bytesCommitted} bytes): check what it holds, or start a new session.` };
+  }
   // A gone session, a changed input or a refused object cannot be resumed: no command then.
   const resumable = !['RWS_SESSION_EXPIRED', 'RWS_RESUME_MISMATCH', 'RWS_CHECKSUM_MISMATCH'].includes(code);
   return { ...base, ...(resumable ? resumeAdvice(plan) : {}), state: `${bytesCommitted} bytes were committed; nothing was finalized.` };

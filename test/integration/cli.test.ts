@@ -301,6 +301,19 @@ describe('a session finalized before', () => {
   });
 });
 
+describe('a session finalized before, resumed', () => {
+  it.each([['--continue'], ['--resume']])('%s with other data: exit 1 with what the server holds (not a silent exit 0)', async (how) => {
+    const url = server.createSession();
+    expect((await rws(['upload', url], { stdin: Buffer.from('data\n') })).code).toBe(0);
+    const checkpoint = join(directory, `finalized${how}.ckpt`);
+    await writeFile(checkpoint, JSON.stringify({ version: 1, url, protocol: 'gcs', bytesCommitted: 0 }));
+    const args = how === '--continue' ? ['upload', url, '--continue'] : ['upload', '--resume', checkpoint];
+    const run = await rws(args, { stdin: Buffer.from('otherdata12345678\n') });
+    expect(run.code, run.stdout).toBe(1);
+    expect(run.stderr).toMatch(/the session is finalized: the server holds an object of 5 bytes, not the 18 bytes of this input/);
+  });
+});
+
 describe('output', () => {
   it('the rate is rounded', async () => {
     const run = await rws(['upload', server.createSession()], { stdin: makeData(5) });
