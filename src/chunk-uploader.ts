@@ -171,7 +171,13 @@ export class ChunkUploader implements Uploader {
     if (this.resumedAnswer) {
       // Resumed after the previous process finished: check what was written again against it.
       this.state.bytesCommitted = this.state.bytesWritten;
-      this.result = checkFinalAnswer(this.resumedAnswer, this.state.bytesWritten, this.digests.digestWith([]), this);
+      try {
+        this.result = checkFinalAnswer(this.resumedAnswer, this.state.bytesWritten, this.digests.digestWith([]), this);
+      } catch (error) {
+        // The loop waits for the end and nothing aborts a complete upload: it must learn of this.
+        this.fail(error as Error);
+        throw error;
+      }
     } else if (this.state.bytesWritten < this.state.bytesCommitted) {
       throw new ResumeMismatchError(
         `the input ended after ${this.state.bytesWritten} bytes, but the server already holds ${this.state.bytesCommitted}; nothing was finalized`,

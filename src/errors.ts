@@ -26,6 +26,8 @@ export interface ErrorContext {
   bytesCommitted?: number;
   /** The session URI (kept non-enumerable; never put in a message). */
   url?: string;
+  /** See {@link ResumableUploadError.storedSize}. */
+  storedSize?: number;
   cause?: unknown;
 }
 
@@ -35,11 +37,19 @@ export abstract class ResumableUploadError extends Error {
   readonly bytesCommitted: number | undefined;
   /** The full session URI, for resuming. Non-enumerable: never printed by `util.inspect`. */
   declare readonly url: string | undefined;
+  /**
+   * Set when the server answered with a finalized object that is not the bytes written (a
+   * session finalized earlier with other data, or a truncated or corrupt object): the size it
+   * reports. Such a session takes no more data; `bytesCommitted` then counts the stream's own
+   * bytes, not what the server holds.
+   */
+  readonly storedSize: number | undefined;
 
   constructor(message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
     this.bytesCommitted = context.bytesCommitted;
+    this.storedSize = context.storedSize;
     Object.defineProperty(this, 'url', { value: context.url, enumerable: false, writable: false });
   }
 }

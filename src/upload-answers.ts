@@ -52,9 +52,13 @@ export function parseBody(answer: TransportAnswer): unknown {
  */
 export function checkFinalAnswer(answer: TransportAnswer, bytesWritten: number, ours: Digests, site: ErrorSite): UploadResult {
   const body = parseBody(answer);
-  const size = (body as { size?: unknown } | null)?.size;
+  // GCS reports the stored size in the object's metadata, tus as the offset of a complete upload:
+  // without the latter, resuming a tus upload finished with other data would pass for success.
+  const size = (body as { size?: unknown } | null)?.size ?? answer.headers['upload-offset'];
+  const storedSize = size === undefined || !Number.isSafeInteger(Number(size)) ? undefined : Number(size);
+  const context = { ...site.context(), ...(storedSize === undefined ? {} : { storedSize }) };
   if (size !== undefined && Number(size) !== bytesWritten) {
-    throw new ProtocolError(`server finalized an object of ${String(size)} bytes but ${bytesWritten} were written (${site.redactedUrl})`, site.context());
+    throw new ProtocolError(`server finalized an object of ${String(size)} bytes but ${bytesWritten} were written (${site.redactedUrl})`, context);
   }
   const theirs = reportedDigests(body, answer.headers['x-goog-hash']);
   const mismatch = findMismatch(ours, theirs);
@@ -64,7 +68,7 @@ export function checkFinalAnswer(answer: TransportAnswer, bytesWritten: number, 
       mismatch.ours,
       mismatch.theirs,
       `the stored object's ${mismatch.name} is ${mismatch.theirs}, but the bytes written have ${mismatch.ours} (${site.redactedUrl})`,
-      site.context(),
+      context,
     );
   }
   const verified = (ours.crc32c !== undefined && theirs.crc32c !== undefined) || (ours.md5 !== undefined && theirs.md5 !== undefined);

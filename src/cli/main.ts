@@ -4,58 +4,25 @@
  * Exit status: 0 success, 1 the upload failed, 2 usage error, 130 interrupted (Ctrl-C).
  * The session URL is a credential: only `rws init`, whose job it is, prints one.
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { createGzip } from 'node:zlib';
-import {
-  createFileCheckpointStore,
-  createGcsSession,
-  createRedivisSession,
-  createResumableWriteStream,
-  createTusUpload,
-  parseCheckpoint,
-  ResumableUploadError,
-  type ChecksumOption,
-  type ProtocolName,
-  type ResumableWriteStreamOptions,
-} from '../index.js';
-import { createReporter, type ReporterMode } from './reporters.js';
+import { createGcsSession, createRedivisSession, createTusUpload, ResumableUploadError } from '../index.js';
+import { helpText, version, wantsHelp } from './help.js';
+import { err, inFlags, INIT_FLAGS, out } from './output.js';
+import { upload } from './upload.js';
 import { parseCount, parseDuration, parseRate, parseSize, UsageError } from './units.js';
-
-const USAGE = `Usage:
-  rws upload <session-url> [file|-] [options]    upload a file or stdin to a resumable session
-  rws upload --protocol tus <upload-url> [file|-] to a tus upload (see rws init tus)
-  rws upload --s3 s3://BUCKET/KEY [file|-]       to S3 (multipart; AWS_* credentials from the environment)
-  rws upload --resume FILE [file|-] [options]    resume from a checkpoint file (same input again)
-  rws init gcs --bucket B --name N [--token T] [--api json|xml] [--content-type T] [--endpoint URL]
-  rws init redivis --table T --size N [--token T] [--endpoint URL]
-  rws init tus --endpoint URL [--metadata key=value ...] [--size N]
-  rws serve [--port P] [--fault NAME ...] [--latency 30ms] [--bandwidth 100MB/s] [--dialect gcs|redivis]
-  rws demo
-
-upload options:
-  --gzip                 compress on the fly
-  --protocol P           gcs (default) or tus
-  --s3 s3://BUCKET/KEY   upload to S3; with --endpoint URL (MinIO, R2…), --region R, --queue-size N
-  --chunk-size SIZE      bytes per request: gcs a multiple of 256KiB, s3 5MiB to 5GiB (default 8MiB)
-  --total SIZE           the exact size, when known
-  --checksum ALG         crc32c (default), md5, both or none
-  --header 'Name: value' an extra request header (repeatable)
-  --checkpoint FILE      save a checkpoint after every acknowledgement
-  --resume FILE          resume from (and keep saving to) a checkpoint file
-  --continue             resume <session-url> from wherever the server stands
-  --retries N            retries in a row before giving up (default 10)
-  --json                 one JSON object per event on stdout
-Tokens: --token, or GCS_TOKEN / REDIVIS_TOKEN in the environment.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+  if (command === undefined) {
+    out(`${helpText('') as string}\n`);
+    return 2;
   }
+  if (command === '--version' || command === '-V') {
+    out(`${version()}\n`);
+    return 0;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') return help(rest.join(' '));
+  if (wantsHelp(rest)) return help(helpTopic(command, rest));
   switch (command) {
     case 'upload':
       return upload(rest);
@@ -64,260 +31,113 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serve(rest);
     case 'demo': {
+      parseArgs({ args: rest, options: {} });
       const { runDemo } = await import('../demo.js');
       return runDemo();
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: upload, init, serve, demo)`);
   }
 }
 
-// --- upload -------------------------------------------------------------------------------------
-
-interface UploadPlan {
-  readonly options: ResumableWriteStreamOptions;
-  readonly input: string | undefined;
-  readonly gzip: boolean;
-  readonly mode: ReporterMode;
-  /** The exact command that resumes this upload (without the session URL). */
-  readonly resumeCommand: string;
+/** `init gcs` for `rws init gcs … --help`; the command alone otherwise. */
+function helpTopic(command: string, rest: string[]): string {
+  const sub = rest[0];
+  return command === 'init' && sub !== undefined && helpText(`init ${sub}`) !== undefined ? `init ${sub}` : command;
 }
 
-async function upload(args: string[]): Promise<number> {
-  return runUpload(planUpload(args));
-}
-
-/** Reads `rws upload`'s arguments into stream options; every mistake is a UsageError. */
-function planUpload(args: string[]): UploadPlan {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      gzip: { type: 'boolean' },
-      protocol: { type: 'string' },
-      s3: { type: 'string' },
-      endpoint: { type: 'string' },
-      region: { type: 'string' },
-      'queue-size': { type: 'string' },
-      'chunk-size': { type: 'string' },
-      total: { type: 'string' },
-      checksum: { type: 'string' },
-      header: { type: 'string', multiple: true },
-      checkpoint: { type: 'string' },
-      resume: { type: 'string' },
-      continue: { type: 'boolean' },
-      retries: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const [first, second, extra] = positionals;
-  const s3 = values.s3 === undefined ? undefined : parseS3Target(values);
-  const protocol = parseProtocol(values.protocol ?? checkpointProtocol(values.resume), s3 !== undefined);
-  // The session URL comes first, unless a checkpoint or --s3 says where the upload goes.
-  const needsUrl = values.resume === undefined && s3 === undefined;
-  const url = needsUrl ? first : undefined;
-  const input = needsUrl ? second : first;
-  if (extra !== undefined || (!needsUrl && second !== undefined)) throw new UsageError('too many arguments');
-  if (needsUrl && url === undefined) throw new UsageError('upload needs a session URL (or --s3 s3://BUCKET/KEY, or --resume FILE)');
-  if (values.resume !== undefined && values.checkpoint !== undefined && values.resume !== values.checkpoint) {
-    throw new UsageError('--resume FILE already saves checkpoints to FILE; --checkpoint must be the same file or left out');
-  }
-  if (values.continue && url === undefined) throw new UsageError('--continue needs the session URL');
-  if (input !== undefined && input !== '-' && !statSync(input, { throwIfNoEntry: false })?.isFile()) {
-    throw new UsageError(`no such file: ${input}`);
-  }
-  const checkpointFile = values.resume ?? values.checkpoint;
-  const options: ResumableWriteStreamOptions = {
-    protocol,
-    ...(s3 === undefined ? {} : { s3 }),
-    ...(url === undefined ? {} : { url }),
-    ...(values['chunk-size'] === undefined ? {} : { chunkSize: parseSize('--chunk-size', values['chunk-size']) }),
-    ...(values.total === undefined ? {} : { totalSize: parseSize('--total', values.total) }),
-    checksum: parseChecksum(values.checksum),
-    headers: parseHeaders(values.header ?? []),
-    ...(checkpointFile === undefined ? {} : { checkpointStore: createFileCheckpointStore(checkpointFile) }),
-    ...(values.resume !== undefined ? { resume: true as const } : {}),
-    ...(values.continue && url !== undefined ? { resume: parseCheckpoint({ version: 1, url, protocol, bytesCommitted: 0 }) } : {}),
-    ...(values.retries === undefined ? {} : { retry: { retries: parseCount('--retries', values.retries) } }),
-  };
-  return {
-    options,
-    input,
-    gzip: values.gzip === true,
-    mode: values.json ? 'json' : process.stderr.isTTY ? 'tty' : 'lines',
-    resumeCommand: buildResumeCommand(values, input, checkpointFile),
-  };
-}
-
-/** Runs the upload with its reporter; Ctrl-C aborts it without finalizing. Returns the exit status. */
-async function runUpload(plan: UploadPlan): Promise<number> {
-  const controller = new AbortController();
-  let stream;
-  try {
-    stream = createResumableWriteStream({ ...plan.options, signal: controller.signal });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const reporter = createReporter(plan.mode, plan.options.totalSize);
-  stream.on('progress', (progress) => reporter.progress(progress));
-  stream.on('retry', (event) => reporter.retry(event));
-  stream.on('checkpoint', (checkpoint) => reporter.checkpoint(checkpoint.bytesCommitted));
-  const source: Readable = plan.input === undefined || plan.input === '-' ? process.stdin : createReadStream(plan.input);
-  const started = performance.now();
-  try {
-    await (plan.gzip ? pipeline(source, createGzip(), stream) : pipeline(source, stream));
-    reporter.done(stream.result, { bytesWritten: stream.bytesWritten, seconds: (performance.now() - started) / 1000 });
-    return 0;
-  } catch (error) {
-    const failure = error as Error;
-    const code = failure instanceof ResumableUploadError ? failure.code : String((failure as { code?: unknown }).code ?? failure.name);
-    // A gone session, a changed input or a refused object cannot be resumed: no command then.
-    const resumable = !['RWS_SESSION_EXPIRED', 'RWS_RESUME_MISMATCH', 'RWS_CHECKSUM_MISMATCH'].includes(code);
-    const interrupted = controller.signal.aborted;
-    reporter.failed({ code, message: failure.message, bytesCommitted: stream.bytesCommitted, resume: resumable ? plan.resumeCommand : undefined, interrupted });
-    return interrupted ? 130 : 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
-
-/** A checkpoint file says which protocol it resumes (tus needs no --protocol again); gcs for S3 files is left to --s3. */
-function checkpointProtocol(file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  try {
-    const protocol = (JSON.parse(readFileSync(file, 'utf8')) as { protocol?: unknown }).protocol;
-    return protocol === 'tus' ? protocol : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseProtocol(value: string | undefined, s3: boolean): ProtocolName {
-  if (value === undefined) return s3 ? 's3' : 'gcs';
-  if ((value === 'gcs' || value === 'tus') && !s3) return value;
-  if (value === 's3' && s3) return value;
-  throw new UsageError(s3 ? '--s3 goes with --protocol s3 (or no --protocol)' : `--protocol expects gcs or tus (S3: --s3 s3://BUCKET/KEY), not ${JSON.stringify(value)}`);
-}
-
-/** `--s3 s3://BUCKET/KEY` with --endpoint, --region, --queue-size; credentials from the AWS_* environment. */
-function parseS3Target(values: { s3?: string | undefined; endpoint?: string | undefined; region?: string | undefined; 'queue-size'?: string | undefined }) {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(values.s3 ?? '');
-  if (!match) throw new UsageError(`--s3 expects s3://BUCKET/KEY, not ${JSON.stringify(values.s3)}`);
-  return {
-    bucket: match[1] as string,
-    key: match[2] as string,
-    ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
-    ...(values.region === undefined ? {} : { region: values.region }),
-    ...(values['queue-size'] === undefined ? {} : { queueSize: parseCount('--queue-size', values['queue-size']) }),
-  };
-}
-
-function parseChecksum(value: string | undefined): ChecksumOption {
-  if (value === undefined) return 'crc32c';
-  if (value === 'none') return false;
-  if (value === 'crc32c' || value === 'md5' || value === 'both') return value;
-  throw new UsageError(`--checksum expects crc32c, md5, both or none, not ${JSON.stringify(value)}`);
-}
-
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header expects 'Name: value', not ${JSON.stringify(line)}`);
-    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
-
-/** The exact command that resumes this upload, without the session URL (a credential). */
-function buildResumeCommand(values: Record<string, unknown>, input: string | undefined, checkpointFile: string | undefined): string {
-  const parts = ['rws', 'upload'];
-  const s3 = typeof values.s3 === 'string';
-  if (checkpointFile !== undefined) parts.push('--resume', checkpointFile);
-  else if (!s3) parts.push('"$SESSION_URL"', '--continue');
-  if (values.gzip) parts.push('--gzip');
-  for (const option of ['protocol', 's3', 'endpoint', 'region', 'queue-size', 'chunk-size', 'total', 'checksum', 'retries'] as const) {
-    if (typeof values[option] === 'string') parts.push(`--${option}`, values[option] as string);
-  }
-  for (const header of (values.header as string[] | undefined) ?? []) parts.push('--header', header);
-  if (values.json) parts.push('--json');
-  parts.push(input ?? '-');
-  const command = parts.map((part) => (part === '"$SESSION_URL"' || /^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(' ');
-  if (checkpointFile === undefined && s3) return `${command}   # starts over: S3 resumes only from a --checkpoint FILE`;
-  return checkpointFile === undefined ? `${command}   # SESSION_URL: the session URL you passed (not printed: it is a credential)` : command;
+function help(topic: string): number {
+  const text = helpText(topic);
+  if (text === undefined) throw new UsageError(`no help for ${JSON.stringify(topic)}: rws has upload, init (gcs, redivis, tus), serve and demo`);
+  out(`${text}\n`);
+  return 0;
 }
 
 // --- init ---------------------------------------------------------------------------------------
 
+const INIT_OPTIONS = {
+  bucket: { type: 'string' },
+  name: { type: 'string' },
+  table: { type: 'string' },
+  size: { type: 'string' },
+  token: { type: 'string' },
+  api: { type: 'string' },
+  'content-type': { type: 'string' },
+  endpoint: { type: 'string' },
+  metadata: { type: 'string', multiple: true },
+  'allow-insecure-http': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+type InitValues = ReturnType<typeof parseArgs<{ options: typeof INIT_OPTIONS }>>['values'];
+
 async function init(args: string[]): Promise<number> {
   const [service, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      bucket: { type: 'string' },
-      name: { type: 'string' },
-      table: { type: 'string' },
-      size: { type: 'string' },
-      token: { type: 'string' },
-      api: { type: 'string' },
-      'content-type': { type: 'string' },
-      endpoint: { type: 'string' },
-      metadata: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-    },
+  const start = service === 'tus' ? initTus : service === 'gcs' ? initGcs : service === 'redivis' ? initRedivis : undefined;
+  if (!start) throw new UsageError(`init expects gcs, redivis or tus${service === undefined ? '' : `, not ${JSON.stringify(service)}`} (rws init --help)`);
+  const { values } = parseArgs({ args: rest, options: INIT_OPTIONS });
+  try {
+    await start(values);
+  } catch (error) {
+    // The library names its options; the user typed flags.
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(inFlags(error.message, INIT_FLAGS));
+    throw error;
+  }
+  return 0;
+}
+
+const insecure = (values: InitValues) => (values['allow-insecure-http'] ? { allowInsecureHttp: true } : {});
+/** The session URL on stdout, whole: the one place the CLI prints it, since it is what was asked for. */
+const printUrl = (url: string, values: InitValues) => process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
+
+async function initTus(values: InitValues): Promise<void> {
+  if (!values.endpoint) throw new UsageError('init tus needs --endpoint (the creation URL, e.g. https://tus.example.com/files/)');
+  const metadata: Record<string, string> = {};
+  for (const pair of values.metadata ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--metadata expects key=value, not ${JSON.stringify(pair)}`);
+    metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  const url = await createTusUpload({
+    endpoint: values.endpoint,
+    ...(values.metadata ? { metadata } : {}),
+    ...(values.size === undefined ? {} : { uploadLength: parseSize('--size', values.size) }),
+    ...insecure(values),
   });
-  if (service === 'tus') {
-    if (!values.endpoint) throw new UsageError('init tus needs --endpoint (the creation URL, e.g. https://tus.example.com/files/)');
-    const metadata: Record<string, string> = {};
-    for (const pair of values.metadata ?? []) {
-      const equals = pair.indexOf('=');
-      if (equals <= 0) throw new UsageError(`--metadata expects key=value, not ${JSON.stringify(pair)}`);
-      metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
-    }
-    const url = await createTusUpload({
-      endpoint: values.endpoint,
-      ...(values.metadata ? { metadata } : {}),
-      ...(values.size === undefined ? {} : { uploadLength: parseSize('--size', values.size) }),
-    });
-    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
-    return 0;
+  printUrl(url, values);
+}
+
+async function initGcs(values: InitValues): Promise<void> {
+  if (!values.bucket || !values.name) throw new UsageError('init gcs needs --bucket and --name');
+  if (values.api !== undefined && values.api !== 'json' && values.api !== 'xml') throw new UsageError('--api expects json or xml');
+  const token = values.token ?? process.env['GCS_TOKEN'];
+  const url = await createGcsSession({
+    bucket: values.bucket,
+    name: values.name,
+    ...(token ? { token } : {}),
+    ...(values.api ? { api: values.api as 'json' | 'xml' } : {}),
+    ...(values['content-type'] ? { contentType: values['content-type'] } : {}),
+    ...(values.endpoint ? { apiEndpoint: values.endpoint } : {}),
+    ...insecure(values),
+  });
+  printUrl(url, values);
+}
+
+async function initRedivis(values: InitValues): Promise<void> {
+  if (!values.table || values.size === undefined) throw new UsageError('init redivis needs --table and --size');
+  const token = values.token ?? process.env['REDIVIS_TOKEN'];
+  const session = await createRedivisSession({
+    table: values.table,
+    size: parseSize('--size', values.size),
+    ...(token ? { token } : {}),
+    ...(values.endpoint ? { apiEndpoint: values.endpoint } : {}),
+    ...insecure(values),
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify(session)}\n`);
+  else {
+    printUrl(session.url, values);
+    err(`upload id: ${session.id}\n`);
   }
-  if (service === 'gcs') {
-    if (!values.bucket || !values.name) throw new UsageError('init gcs needs --bucket and --name');
-    if (values.api !== undefined && values.api !== 'json' && values.api !== 'xml') throw new UsageError('--api expects json or xml');
-    const token = values.token ?? process.env['GCS_TOKEN'];
-    const url = await createGcsSession({
-      bucket: values.bucket,
-      name: values.name,
-      ...(token ? { token } : {}),
-      ...(values.api ? { api: values.api as 'json' | 'xml' } : {}),
-      ...(values['content-type'] ? { contentType: values['content-type'] } : {}),
-      ...(values.endpoint ? { apiEndpoint: values.endpoint } : {}),
-    });
-    process.stdout.write(values.json ? `${JSON.stringify({ url })}\n` : `${url}\n`);
-    return 0;
-  }
-  if (service === 'redivis') {
-    if (!values.table || values.size === undefined) throw new UsageError('init redivis needs --table and --size');
-    const token = values.token ?? process.env['REDIVIS_TOKEN'];
-    const session = await createRedivisSession({
-      table: values.table,
-      size: parseSize('--size', values.size),
-      ...(token ? { token } : {}),
-      ...(values.endpoint ? { apiEndpoint: values.endpoint } : {}),
-    });
-    if (values.json) process.stdout.write(`${JSON.stringify(session)}\n`);
-    else {
-      process.stdout.write(`${session.url}\n`);
-      process.stderr.write(`upload id: ${session.id}\n`);
-    }
-    return 0;
-  }
-  throw new UsageError('init expects gcs, redivis or tus');
 }
 
 // --- serve --------------------------------------------------------------------------------------
@@ -351,8 +171,8 @@ async function serve(args: string[]): Promise<number> {
     ...(values.dialect === undefined ? {} : { dialect: values.dialect as 'gcs' | 'redivis' }),
     ...(values.token === undefined ? {} : { token: values.token }),
   });
-  process.stdout.write(`${server.url}\n`);
-  process.stderr.write(
+  out(`${server.url}\n`);
+  err(
     `loopback GCS server listening at ${server.url} (Ctrl-C to stop)\n` +
       `start a session: rws init gcs --endpoint ${server.url} --bucket test --name object\n`,
   );
@@ -371,12 +191,12 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
-      process.stderr.write(`rws: ${(error as Error).message}\nRun 'rws --help' for usage.\n`);
+      err(`rws: ${(error as Error).message}\nRun 'rws --help' for usage.\n`);
       process.exitCode = 2;
       return;
     }
     const code = error instanceof ResumableUploadError ? `${error.code}: ` : '';
-    process.stderr.write(`rws: ${code}${(error as Error).message}\n`);
+    err(`rws: ${code}${(error as Error).message}\n`);
     process.exitCode = 1;
   },
 );

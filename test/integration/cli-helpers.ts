@@ -24,3 +24,28 @@ export function rws(args: string[], options: { stdin?: Buffer; env?: Record<stri
     options.onStart?.(child);
   });
 }
+
+/**
+ * Runs a command `rws` printed (a resume hint) as a user would paste it into sh, with
+ * SESSION_URL set as the hint asks: proof that the printed command works.
+ */
+export function runPrinted(command: string, options: { stdin?: Buffer; sessionUrl?: string }): Promise<Run> {
+  if (!command.startsWith('rws ')) throw new Error(`not an rws command: ${command}`);
+  const script = `"${process.execPath}" "${CLI}" ${command.slice(4)}`;
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', script], { env: { ...process.env, SESSION_URL: options.sessionUrl ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.stdin ?? Buffer.alloc(0));
+  });
+}
+
+/** The command after "to resume, run the same input through:", without its trailing comment. */
+export function printedResume(stderr: string): string | undefined {
+  const match = /to resume, run the same input through:\n {2}(.*)\n/.exec(stderr);
+  return match?.[1]?.replace(/\s+#.*$/, '');
+}

@@ -47,6 +47,25 @@ describe('rws with tus', () => {
     expect(run.stderr).toMatch(/rws upload "\$SESSION_URL" --continue --protocol tus/);
   });
 
+  it('other data to a finished tus upload: no resume command, and no claim about what was committed', async () => {
+    const url = (await rws(['init', 'tus', '--endpoint', tus.endpoint])).stdout.trim();
+    expect((await rws(['upload', '--protocol', 'tus', url], { stdin: Buffer.from('data\n') })).code).toBe(0);
+    const run = await rws(['upload', '--protocol', 'tus', url, '--retries', '0'], { stdin: Buffer.from('otherdata12345678\n') });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/RWS_PROTOCOL: status query answered 200 \(complete\)/);
+    expect(run.stderr).toMatch(/rws finalized nothing, but the server's answers contradict the protocol/);
+    expect(run.stderr).not.toMatch(/to resume|bytes were committed/);
+  });
+
+  it('--continue on a tus upload finished with other data fails, saying what the server holds (not a false success)', async () => {
+    const url = (await rws(['init', 'tus', '--endpoint', tus.endpoint])).stdout.trim();
+    expect((await rws(['upload', '--protocol', 'tus', url], { stdin: Buffer.from('data\n') })).code).toBe(0);
+    const run = await rws(['upload', '--protocol', 'tus', url, '--continue'], { stdin: Buffer.from('otherdata12345678\n') });
+    expect(run.code, run.stdout).toBe(1);
+    expect(run.stderr).toMatch(/the session is finalized: the server holds an object of 5 bytes, not the 18 bytes of this input/);
+    expect((await tus.stored(url)).data.toString()).toBe('data\n');
+  });
+
   it('--protocol is checked', async () => {
     const run = await rws(['upload', '--protocol', 'ftp', 'https://x.example/u']);
     expect(run.code).toBe(2);
