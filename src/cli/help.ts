@@ -81,6 +81,8 @@ Options:
   --token T               an OAuth2 access token (default: GCS_TOKEN from the environment)
   --api json|xml          the JSON API (default) or the XML API
   --content-type T        the object's Content-Type
+  --metadata K=V          custom object metadata (repeatable); GCS reads it only here, when the
+                          session starts, never from the chunks
   --endpoint URL          another endpoint than https://storage.googleapis.com (an emulator)
 ${COMMON_INIT}
 

@@ -92,15 +92,9 @@ const printUrl = (url: string, values: InitValues) => process.stdout.write(value
 
 async function initTus(values: InitValues): Promise<void> {
   if (!values.endpoint) throw new UsageError('init tus needs --endpoint (the creation URL, e.g. https://tus.example.com/files/)');
-  const metadata: Record<string, string> = {};
-  for (const pair of values.metadata ?? []) {
-    const equals = pair.indexOf('=');
-    if (equals <= 0) throw new UsageError(`--metadata expects key=value, not ${JSON.stringify(pair)}`);
-    metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
-  }
   const url = await createTusUpload({
     endpoint: values.endpoint,
-    ...(values.metadata ? { metadata } : {}),
+    ...(values.metadata ? { metadata: parseMetadata(values.metadata) } : {}),
     ...(values.size === undefined ? {} : { uploadLength: parseSize('--size', values.size) }),
     ...insecure(values),
   });
@@ -117,10 +111,22 @@ async function initGcs(values: InitValues): Promise<void> {
     ...(token ? { token } : {}),
     ...(values.api ? { api: values.api as 'json' | 'xml' } : {}),
     ...(values['content-type'] ? { contentType: values['content-type'] } : {}),
+    ...(values.metadata ? { metadata: { metadata: parseMetadata(values.metadata) } } : {}),
     ...(values.endpoint ? { apiEndpoint: values.endpoint } : {}),
     ...insecure(values),
   });
   printUrl(url, values);
+}
+
+/** `--metadata key=value`, repeatable: GCS custom metadata (x-goog-meta-* on the XML API); tus Upload-Metadata. */
+function parseMetadata(pairs: string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--metadata expects key=value, received ${JSON.stringify(pair)}`);
+    metadata[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return metadata;
 }
 
 async function initRedivis(values: InitValues): Promise<void> {

@@ -76,6 +76,7 @@ export function inFlags(message: string, flags: FlagNames): string {
   return message
     // The CLI takes S3 credentials from the environment only: the option alternative is moot.
     .replace('Expected `s3.credentials`, or ', 'Expected ')
+    .replace('createGcsSession({ metadata, contentType, headers })', 'rws init gcs --metadata K=V --content-type T')
     .replace(/\bset `(\w+): true`/g, (whole, name: string) => (flag(name) ? `pass ${flag(name)}` : whole))
     .replace(/Expected `([\w.]+)`((?: \([^)]*\))?) to (be|use)\b/g, (whole, name: string, aside: string, verb: string) =>
       flag(name) ? `${flag(name)}${aside} must ${verb}` : whole,

@@ -89,8 +89,9 @@ function lineReporter(clock: Clock): Reporter {
     retry: (event) => err(`retry ${event.attempt} after ${String(codeOf(event.error))} at ${formatBytes(event.offset)} committed: waiting ${event.delayMs} ms\n`),
     checkpoint: (bytesCommitted) => {
       // A line only when what it says changes: GiB shown to a tenth repeat over several chunks.
+      // The checkpoint saved before the first byte (offset 0) reports no progress.
       const line = `committed ${formatBytes(bytesCommitted)} (written ${formatBytes(Math.max(written, bytesCommitted))}`;
-      if (line === lastLine) return;
+      if (bytesCommitted === 0 || line === lastLine) return;
       lastLine = line;
       err(`${line}, ${clock.rate(bytesCommitted)})\n`);
     },

@@ -60,6 +60,8 @@ export interface SessionOptions {
   name?: string;
   api?: 'json' | 'xml';
   contentType?: string;
+  /** The object's custom metadata. */
+  metadata?: Record<string, string>;
   faults?: ReadonlyArray<FaultRule | string>;
 }
 
@@ -167,7 +169,7 @@ class LoopbackGcs implements TestServer {
     const rules = [...(this.options.faults ?? []), ...(options.faults ?? [])].map((rule) => new ArmedRule(toRule(rule)));
     this.sessions.set(
       id,
-      new UploadSession(id, base, bucket, name, options.contentType ?? 'application/octet-stream',
+      new UploadSession(id, base, bucket, name, { contentType: options.contentType ?? 'application/octet-stream', metadata: options.metadata ?? {} },
         options.dialect ?? this.options.dialect ?? 'gcs', rules,
         this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT, this.options.digests ?? true),
     );
@@ -240,6 +242,7 @@ class LoopbackGcs implements TestServer {
         bucket: decodeURIComponent(jsonPath[1] as string),
         name,
         contentType: headerValue(req, 'x-upload-content-type') ?? (typeof metadata.contentType === 'string' ? metadata.contentType : undefined),
+        metadata: stringValues(metadata.metadata),
       });
       return this.answer(res, entry, 200, { location: uri }, '');
     }
@@ -260,6 +263,9 @@ class LoopbackGcs implements TestServer {
         bucket: decodeURIComponent(xmlPath[1] as string),
         name: decodeURIComponent(xmlPath[2] as string),
         contentType: headerValue(req, 'content-type'),
+        metadata: Object.fromEntries(
+          Object.entries(req.headers).flatMap(([header, value]) => (header.startsWith('x-goog-meta-') ? [[header.slice(12), String(value)]] : [])),
+        ),
       });
       return this.answer(res, entry, 201, { location: uri }, '');
     }
@@ -537,7 +543,7 @@ function retryAfterHeader(status: number, seconds: number | undefined): Record<s
   return status === 429 ? { 'retry-after': '1' } : {};
 }
 
-function metadataOf(object: StoredObject): Record<string, string> {
+function metadataOf(object: StoredObject): Record<string, unknown> {
   return {
     kind: 'storage#object',
     bucket: object.bucket,
@@ -547,7 +553,14 @@ function metadataOf(object: StoredObject): Record<string, string> {
     ...(object.crc32c === undefined ? {} : { crc32c: object.crc32c }),
     generation: object.generation,
     contentType: object.contentType,
+    ...(Object.keys(object.metadata).length === 0 ? {} : { metadata: object.metadata }),
   };
+}
+
+/** A JSON object's string-valued fields (GCS custom metadata); anything else is dropped. */
+function stringValues(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {

@@ -20,6 +20,14 @@ export interface StoredObject {
   readonly data: Buffer | undefined;
   readonly generation: string;
   readonly contentType: string;
+  /** Custom metadata given when the session started (JSON `metadata`, XML `x-goog-meta-*`). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What the request that started a session said about the object. */
+export interface ObjectDescription {
+  readonly contentType: string;
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 export type PersistOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -44,7 +52,7 @@ export class UploadSession {
     readonly uri: string,
     readonly bucket: string,
     readonly name: string,
-    readonly contentType: string,
+    readonly description: ObjectDescription,
     readonly dialect: 'gcs' | 'redivis',
     readonly rules: ArmedRule[],
     private readonly storeBytes: boolean,
@@ -124,7 +132,7 @@ export class UploadSession {
       crc32c,
       data: this.storeBytes ? Buffer.concat(this.chunks) : undefined,
       generation,
-      contentType: this.contentType,
+      ...this.description,
     };
     this.chunks.length = 0;
     return this.object;

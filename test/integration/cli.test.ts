@@ -280,6 +280,19 @@ describe('resume hints only when they would work', () => {
   });
 });
 
+describe('object metadata', () => {
+  it('rws init gcs --metadata K=V puts it on the initiating request; --header with it is refused, naming the flag', async () => {
+    const init = await rws(['init', 'gcs', '--endpoint', server.url, '--bucket', 'b', '--name', 'with-metadata', '--metadata', 'host=web1', '--metadata', 'job=nightly']);
+    expect(init.code, init.stderr).toBe(0);
+    const url = init.stdout.trim();
+    expect((await rws(['upload', url], { stdin: Buffer.from('log\n') })).code).toBe(0);
+    expect(server.object('b', 'with-metadata')?.metadata).toEqual({ host: 'web1', job: 'nightly' });
+    const refused = await rws(['upload', server.createSession(), '--header', 'x-goog-meta-host: web1'], { stdin: Buffer.from('x') });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--header may not set "x-goog-meta-host".*rws init gcs --metadata/);
+  });
+});
+
 describe('a session finalized before', () => {
   it('other data: says the server holds a finalized object of another size, not "committed; nothing finalized"', async () => {
     const url = server.createSession();

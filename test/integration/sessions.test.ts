@@ -24,6 +24,14 @@ describe('createGcsSession', () => {
     expect(sha256(object?.data as Buffer)).toBe(sha256(data));
   });
 
+  it.each(['json', 'xml'] as const)('%s API: custom metadata is given where GCS reads it, and stored', async (api) => {
+    const name = `meta/${api}`;
+    const url = await createGcsSession({ bucket: 'bkt', name, token: 'secret-token', apiEndpoint: server.url, api, metadata: { metadata: { host: 'web1' } } });
+    await pipeline(source(makeData(K256 + 1)), createResumableWriteStream({ url, chunkSize: K256 }));
+    expect(server.object('bkt', name)?.metadata).toEqual({ host: 'web1' });
+    expect(server.session(url).requests.every((entry) => entry.ignoredHeaders.length === 0)).toBe(true);
+  });
+
   it('getToken is asked for a token on every attempt', async () => {
     let asked = 0;
     const url = await createGcsSession({ bucket: 'b', name: 'n', apiEndpoint: server.url, getToken: async () => (++asked, 'secret-token') });
