@@ -4,6 +4,7 @@
  * `request` doesn't unless told to): 308 means "Resume Incomplete" here, and following any
  * redirect would hand the credential-bearing URI and headers to another host.
  */
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { NetworkError, TimeoutError, type ErrorContext } from './errors.js';
 
@@ -61,9 +62,25 @@ export function createUndiciTransport(options: UndiciTransportOptions): Transpor
       // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
       // a byte at a time cannot hold the upload forever.
       const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
+      // A truncated body destroyed its socket: nothing to hand back.
+      if (!truncated) await connectionReleased();
       return { status: answer.statusCode, headers: flattenHeaders(answer.headers), body: text, bodyTruncated: truncated };
     },
   };
+}
+
+/**
+ * undici hands a kept-alive socket back to its pool one event-loop turn after the answer ended (in
+ * case the server closes it anyway), while the answer's body ends before that turn. A request
+ * dispatched in between finds that connection busy and the pool opens another: a sequential upload
+ * then alternates between two connections, each idle for a whole chunk, and pays a handshake and a
+ * slow start again, and again after every idle period that resets the congestion window. Waiting
+ * that turn before the caller sends its next request keeps the upload on one warm connection,
+ * whichever dispatcher it goes through (the shared Agent, a caller's Agent, Pool or Client).
+ * Immediates run in order, so ours, queued after undici's, runs after it.
+ */
+function connectionReleased(): Promise<void> {
+  return nextLoopTurn();
 }
 
 function bodyLength(body: TransportRequest['body']): number {
