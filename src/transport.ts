@@ -47,26 +47,37 @@ function defaultDispatcher(): Agent {
 export function createUndiciTransport(options: UndiciTransportOptions): Transport {
   return {
     async send(req) {
-      const contentLength = bodyLength(req.body);
-      const answer = await request(req.url, {
-        method: req.method,
-        // A HEAD or GET carries no body, so no length either.
-        headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
-        // undici streams iterables (documented) though its types list only Readable.
-        body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
-        signal: req.signal,
-        dispatcher: options.dispatcher ?? defaultDispatcher(),
-        headersTimeout: options.headersTimeout,
-        bodyTimeout: options.bodyTimeout,
-      });
-      // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
-      // a byte at a time cannot hold the upload forever.
-      const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
-      // A truncated body destroyed its socket: nothing to hand back.
-      if (!truncated) await connectionReleased();
-      return { status: answer.statusCode, headers: flattenHeaders(answer.headers), body: text, bodyTruncated: truncated };
+      try {
+        return await sendOnce(req, options);
+      } catch (error) {
+        // The failed connection's close must reach the pool before the caller's next request.
+        await connectionReleased(true);
+        throw error;
+      }
     },
   };
+}
+
+async function sendOnce(req: TransportRequest, options: UndiciTransportOptions): Promise<TransportAnswer> {
+  const contentLength = bodyLength(req.body);
+  const answer = await request(req.url, {
+    method: req.method,
+    // A HEAD or GET carries no body, so no length either.
+    headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
+    // undici streams iterables (documented) though its types list only Readable.
+    body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
+    signal: req.signal,
+    dispatcher: options.dispatcher ?? defaultDispatcher(),
+    headersTimeout: options.headersTimeout,
+    bodyTimeout: options.bodyTimeout,
+  });
+  // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
+  // a byte at a time cannot hold the upload forever.
+  const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
+  const headers = flattenHeaders(answer.headers);
+  // A truncated body was destroyed, and its socket with it.
+  await connectionReleased(truncated || /\bclose\b/i.test(headers.connection ?? ''));
+  return { status: answer.statusCode, headers, body: text, bodyTruncated: truncated };
 }
 
 /**
@@ -78,9 +89,16 @@ export function createUndiciTransport(options: UndiciTransportOptions): Transpor
  * that turn before the caller sends its next request keeps the upload on one warm connection,
  * whichever dispatcher it goes through (the shared Agent, a caller's Agent, Pool or Client).
  * Immediates run in order, so ours, queued after undici's, runs after it.
+ *
+ * A connection that is closing (`Connection: close`, a destroyed body, a failure) is gone only once
+ * its socket's close is processed, at the end of the turn. An undici 7 Agent that receives a request
+ * for the origin before then takes the close for its pool's last and closes the pool (nodejs/undici
+ * issue 5022), and from then on every request opens a connection of its own. The second turn lets
+ * the close through first: the upload reconnects once and stays on the new connection.
  */
-function connectionReleased(): Promise<void> {
-  return nextLoopTurn();
+async function connectionReleased(closing: boolean): Promise<void> {
+  await nextLoopTurn();
+  if (closing) await nextLoopTurn();
 }
 
 function bodyLength(body: TransportRequest['body']): number {
