@@ -92,9 +92,9 @@ async function sendOnce(req: TransportRequest, options: UndiciTransportOptions):
  *
  * A connection that is closing (`Connection: close`, a destroyed body, a failure) is gone only once
  * its socket's close is processed, at the end of the turn. An undici 7 Agent that receives a request
- * for the origin before then takes the close for its pool's last and closes the pool (nodejs/undici
- * issue 5022), and from then on every request opens a connection of its own. The second turn lets
- * the close through first: the upload reconnects once and stays on the new connection.
+ * for the origin before then takes that close for its pool's last and closes the pool, and from
+ * then on every request opens a connection of its own (the tus tests in connections.test.ts show
+ * it). The second turn lets the close through first: the upload reconnects once and stays there.
  */
 async function connectionReleased(closing: boolean): Promise<void> {
   await nextLoopTurn();
