@@ -69,9 +69,8 @@ describe('connections: GCS', () => {
     await server.close();
   });
 
-  // What the drivers do, without their pauses: the next request dispatched as soon as the answer
-  // is read. Through undici alone, the second request would find the first connection not yet
-  // handed back and open another.
+  // The next request dispatched as soon as send() returns, as the drivers do. Through undici
+  // alone, the second request would find the first connection not yet handed back, and open one.
   it.each<[string, () => Dispatcher | undefined]>([
     ['the shared default Agent', () => undefined],
     ['a caller-given Agent', () => new Agent({ connections: 16 })],
@@ -191,7 +190,7 @@ describe('connections: S3 multipart', () => {
     await proxy.close();
   });
 
-  it.each([1, 2, 3])('queueSize %i: no more connections than parts in flight', async (queueSize) => {
+  it.each([1, 2, 3])('queueSize %i: one connection per part in flight, each kept for the next part', async (queueSize) => {
     const key = `connections-${queueSize}`;
     const data = makeData(6 * PART + 1000);
     const { connections } = await counting(proxy.url, () =>
