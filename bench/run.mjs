@@ -2,7 +2,7 @@
 // Each figure is the median of several runs, each in a fresh process, with the loopback server in
 // a separate process; every throughput is also given as a ratio to the raw PUT of the same run set.
 import { spawn } from 'node:child_process';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ async function measure(server, spec) {
   const results = [];
   for (let run = 0; run < RUNS; run++) results.push(await runNode('scenario.mjs', { ...spec, server: server.url }, ['--expose-gc']));
   const pick = (key) => median(results.map((result) => result[key] ?? 0));
-  return { mibps: pick('mibps'), rssGrowth: pick('rssGrowth'), arrayBuffersGrowth: pick('arrayBuffersGrowth'), peakRetained: pick('peakRetained'), wireBytes: pick('wireBytes'), objectBytes: pick('objectBytes'), all: results.map((result) => Math.round(result.mibps)) };
+  return { mibps: pick('mibps'), connections: pick('connectionsOpened'), rssGrowth: pick('rssGrowth'), arrayBuffersGrowth: pick('arrayBuffersGrowth'), peakRetained: pick('peakRetained'), wireBytes: pick('wireBytes'), objectBytes: pick('objectBytes'), all: results.map((result) => Math.round(result.mibps)) };
 }
 
 const mb = (bytes) => (bytes / MiB).toFixed(1);
@@ -56,7 +56,7 @@ if (want('loopback')) {
   const raw = await measure(server, { kind: 'raw', size: SIZE });
   const rawBig = await measure(server, { kind: 'raw', size: BIG });
   const row = (name, result, reference) => {
-    rows.push(`| ${name} | ${result.mibps.toFixed(0)} | ${(result.mibps / reference.mibps).toFixed(2)}× | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} | ${result.all.join(', ')} |`);
+    rows.push(`| ${name} | ${result.mibps.toFixed(0)} | ${(result.mibps / reference.mibps).toFixed(2)}× | ${result.connections} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} | ${result.all.join(', ')} |`);
     log(`${name}: ${result.mibps.toFixed(0)} MiB/s (${(result.mibps / reference.mibps).toFixed(2)}× raw), RSS +${mb(result.rssGrowth)} MiB`);
   };
   row(`raw undici PUT, ${sizeLabel(SIZE)}`, raw, raw);
@@ -118,7 +118,7 @@ if (want('loopback')) {
     }
   }
   await validating.stop();
-  sections.push(`## Loopback: the limit, our stream, the peer\n\n| scenario | MiB/s (median) | ÷ raw PUT | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) | every run (MiB/s) |\n|---|---|---|---|---|---|\n${rows.join('\n')}`);
+  sections.push(`## Loopback: the limit, our stream, the peer\n\n| scenario | MiB/s (median) | ÷ raw PUT | connections opened | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) | every run (MiB/s) |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
   const limit8 = 2 * 8 + 48;
   checks.push(
     [`≥ 0.90× raw PUT at 8 MiB chunks`, `${(ours[8 * MiB].mibps / raw.mibps).toFixed(2)}× (${(oursBig.mibps / rawBig.mibps).toFixed(2)}× at ${sizeLabel(BIG)}). From a source of views at ${sizeLabel(BIG)}: ours ${(lean[`stream ${BIG}`].mibps / lean[`raw ${BIG}`].mibps).toFixed(2)}×, ours without checksum ${(lean[`noCrc ${BIG}`].mibps / lean[`raw ${BIG}`].mibps).toFixed(2)}×, raw 8 MiB PUTs one after another (the sequential ceiling) ${(lean[`rawChunks ${BIG}`].mibps / lean[`raw ${BIG}`].mibps).toFixed(2)}×`, ours[8 * MiB].mibps / raw.mibps >= 0.9],
@@ -211,11 +211,11 @@ if (want('scale')) {
   for (const [chunkSize, budget] of [[8 * MiB, undefined], [8 * MiB, 64 * MiB], [MiB, undefined], [MiB, 16 * MiB]]) {
     const result = await measure(server, { kind: 'many', size: 16 * MiB, chunkSize, concurrency: streams, budget });
     const budgetLabel = budget ? `${sizeLabel(budget)} (peak reserved ${mb(result.peakRetained)} MiB)` : 'none';
-    rows.push(`| ${streams} × 16 MiB, chunkSize ${sizeLabel(chunkSize)} | ${budgetLabel} | ${result.mibps.toFixed(0)} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} |`);
+    rows.push(`| ${streams} × 16 MiB, chunkSize ${sizeLabel(chunkSize)} | ${budgetLabel} | ${result.mibps.toFixed(0)} | ${result.connections} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} |`);
     log(`scale ${sizeLabel(chunkSize)} budget ${budget ? sizeLabel(budget) : 'none'}: ${result.mibps.toFixed(0)} MiB/s, RSS +${mb(result.rssGrowth)} MiB`);
   }
   await server.stop();
-  sections.push(`## Scale: concurrent streams through one dispatcher, with and without a shared memory budget\n\n| streams | memoryBudget | total MiB/s | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) |\n|---|---|---|---|---|\n${rows.join('\n')}`);
+  sections.push(`## Scale: concurrent streams through one dispatcher, with and without a shared memory budget\n\n| streams | memoryBudget | total MiB/s | connections opened | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) |\n|---|---|---|---|---|---|\n${rows.join('\n')}`);
 }
 
 // --- 6. S3 multipart: ours against @aws-sdk/lib-storage's Upload -----------------------------
@@ -228,14 +228,14 @@ if (want('s3')) {
       const result = await measure(server, { kind, size, chunkSize: 8 * MiB, queueSize: 4, checksum });
       results[`${kind}-${checksum}-${size}`] = result;
       const limit = results[`s3raw-undefined-${size}`];
-      rows.push(`| ${name}, ${sizeLabel(size)} | ${result.mibps.toFixed(0)} | ${(result.mibps / limit.mibps).toFixed(2)}× | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} | ${result.peakRetained ? mb(result.peakRetained) : '—'} | ${result.all.join(', ')} |`);
+      rows.push(`| ${name}, ${sizeLabel(size)} | ${result.mibps.toFixed(0)} | ${(result.mibps / limit.mibps).toFixed(2)}× | ${result.connections} | ${mb(result.rssGrowth)} | ${mb(result.arrayBuffersGrowth)} | ${result.peakRetained ? mb(result.peakRetained) : '—'} | ${result.all.join(', ')} |`);
       log(`s3 ${name} ${sizeLabel(size)}: ${result.mibps.toFixed(0)} MiB/s, RSS +${mb(result.rssGrowth)} MiB`);
     }
   }
   await server.stop();
   const ours = results[`s3-crc32c-${SIZE}`];
   const peer = results[`libStorage-undefined-${SIZE}`];
-  sections.push(`## S3 multipart: ours against @aws-sdk/lib-storage's \`Upload\` (loopback S3 server in its own process; 8 MiB parts, queueSize 4)\n\nOurs signs \`UNSIGNED-PAYLOAD\` and sends each part's CRC32C (S3 verifies it); lib-storage's client, on plain http with \`requestChecksumCalculation: 'WHEN_REQUIRED'\`, signs each part's SHA-256. The server (\`verifyDigests: false\`) checks signatures but no payload digest, and computes each part's MD5 for its ETag, the same work for both clients. Ours: ${(ours.mibps / peer.mibps).toFixed(2)}× lib-storage's throughput at ${sizeLabel(SIZE)}, ${mb(ours.rssGrowth)} MiB RSS growth against ${mb(peer.rssGrowth)}.\n\n| scenario | MiB/s (median) | ÷ raw PutObject | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) | peakBytesRetained (MiB) | every run (MiB/s) |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
+  sections.push(`## S3 multipart: ours against @aws-sdk/lib-storage's \`Upload\` (loopback S3 server in its own process; 8 MiB parts, queueSize 4)\n\nOurs signs \`UNSIGNED-PAYLOAD\` and sends each part's CRC32C (S3 verifies it); lib-storage's client, on plain http with \`requestChecksumCalculation: 'WHEN_REQUIRED'\`, signs each part's SHA-256. The server (\`verifyDigests: false\`) checks signatures but no payload digest, and computes each part's MD5 for its ETag, the same work for both clients. Ours: ${(ours.mibps / peer.mibps).toFixed(2)}× lib-storage's throughput at ${sizeLabel(SIZE)}, ${mb(ours.rssGrowth)} MiB RSS growth against ${mb(peer.rssGrowth)}.\n\n| scenario | MiB/s (median) | ÷ raw PutObject | connections opened | peak RSS growth (MiB) | peak arrayBuffers growth (MiB) | peakBytesRetained (MiB) | every run (MiB/s) |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -243,6 +243,8 @@ const header = `# Benchmark results\n\nMachine: ${cpu}, ${os.cpus().length} core
 const reading = `## How to read these figures\n\nThe client and the loopback server share the machine's cores (two here), so every loopback figure is CPU-bound and varies ±20 % between runs (on the 2-core VM the raw PUT alone measured 708, 937 and 770 MiB/s in three suites). With the default source (fresh 64 KiB buffers, as fs and zlib streams hand them over) the source's own allocation and garbage dominate both CPU and RSS: even the raw PUT, which retains nothing, grows by about 70 MiB. The rows marked *source of views* take a source that allocates nothing (views of one pool, the data ready), so what remains is each client's own work and memory; they are the steadier comparison. Against the server that reports CRC32C, the test server gathers a request's whole body before hashing it (1 GiB for the raw PUT), which slows the one-request raw PUT more than chunked uploads: there, compare ours with the peer, not with the raw PUT. \`peakBytesRetained\` (2 × chunkSize + one write) and the arrayBuffers column reflect the stream's own buffers. Where the network is the limit (the WAN sections), the figures are steadier.`;
 const targetTable = `## Targets\n\n| target | measured | met |\n|---|---|---|\n${checks.map(([name, value, met]) => `| ${name} | ${value} | ${met ? 'yes' : '**no**'} |`).join('\n')}`;
 await mkdir(join(here, 'out'), { recursive: true });
-const text = `${header}\n${reading}\n${targetTable}\n\n${sections.join('\n\n')}\n`;
+// The shaped-link figures come from bench/link.mjs (root, another run): kept as they are.
+const linkSection = await readFile(join(here, 'RESULTS.md'), 'utf8').then((previous) => /<!-- link\.mjs -->[\s\S]*<!-- \/link\.mjs -->/.exec(previous)?.[0], () => undefined);
+const text = `${header}\n${reading}\n${targetTable}\n\n${sections.join('\n\n')}\n${linkSection ? `\n${linkSection}\n` : ''}`;
 await writeFile(join(here, QUICK || ONLY ? `out/RESULTS-${ONLY ?? 'quick'}.md` : 'RESULTS.md'), text);
 console.log(`\n${targetTable}`);

@@ -1,14 +1,20 @@
 // One benchmark run in a fresh process: throughput and peak memory growth of the client.
 // Usage: node --expose-gc bench/scenario.mjs '<json spec>'  → prints one JSON line.
 import { randomBytes } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { Agent, request } from 'undici';
-import { createMemoryBudget, createResumableWriteStream, initiateSession } from '../dist/index.js';
-import { ReplayBuffer } from '../dist/replay-buffer.js';
+import { Agent, Client, request } from 'undici';
 
 const spec = JSON.parse(process.argv[2]);
+// `dist`: another build of the library (bench/link.mjs compares an older one side by side).
+const dist = new URL(`${spec.dist ?? '../dist'}/`, import.meta.url);
+const { createMemoryBudget, createResumableWriteStream, initiateSession } = await import(new URL('index.js', dist).href);
+const { ReplayBuffer } = await import(new URL('replay-buffer.js', dist).href);
+// Every TCP connection the process opens (undici's and node:http's alike), warm-up included.
+let connectionsOpened = 0;
+diagnosticsChannel.subscribe('net.client.socket', () => connectionsOpened++);
 const S3_CREDENTIALS = { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
 const MiB = 1024 * 1024;
 const WRITE = spec.writeSize ?? 64 * 1024;
@@ -37,7 +43,9 @@ function* pieces(total) {
 }
 const source = (total) => Readable.from(pieces(total), { objectMode: false, highWaterMark: 1 });
 
-const newSession = (name) => initiateSession({ url: `${spec.server}/upload/storage/v1/b/bench/o?uploadType=resumable&name=${name}` });
+// The shaped link's server is plain http on another host (bench/link.mjs); nothing secret crosses it.
+const insecure = { allowInsecureHttp: true };
+const newSession = (name, dispatcher) => initiateSession({ url: `${spec.server}/upload/storage/v1/b/bench/o?uploadType=resumable&name=${name}`, ...insecure, ...(dispatcher ? { dispatcher } : {}) });
 
 async function wireBytes(url) {
   const id = new URL(url).searchParams.get('upload_id');
@@ -45,6 +53,8 @@ async function wireBytes(url) {
   const entries = await answer.body.json();
   return entries.reduce((sum, entry) => sum + entry.received, 0);
 }
+
+let oneConnection;
 
 const runs = {
   async raw() {
@@ -65,14 +75,16 @@ const runs = {
     // previous one is answered, as GCS requires (a chunk starts at the persisted offset). The
     // next chunk's pieces are made between requests, not while one is in flight: meaningful with
     // a source of views (`copy: false`), whose pieces cost nothing to make.
-    const url = await newSession('raw-chunks');
+    // One keep-alive connection by construction, for the whole process (warm-up included).
+    oneConnection ??= new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 });
+    const url = await newSession('raw-chunks', oneConnection);
     let start = 0;
     let pending = [];
     let pendingBytes = 0;
     const put = async (final) => {
       const end = start + pendingBytes;
       const range = pendingBytes === 0 ? `bytes */${spec.size}` : `bytes ${start}-${end - 1}/${final ? spec.size : '*'}`;
-      const answer = await request(url, { method: 'PUT', headers: { 'content-length': String(pendingBytes), 'content-range': range }, body: pending });
+      const answer = await request(url, { method: 'PUT', headers: { 'content-length': String(pendingBytes), 'content-range': range }, body: pending, dispatcher: oneConnection });
       await answer.body.dump();
       if (answer.statusCode !== (final ? 200 : 308)) throw new Error(`chunk PUT answered ${answer.statusCode}`);
       start = end;
@@ -89,7 +101,7 @@ const runs = {
   },
   async stream() {
     const url = await newSession('stream');
-    const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 } });
+    const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 }, ...insecure });
     await (spec.gzip ? pipeline(source(spec.size), createGzip({ level: 1 }), stream) : pipeline(source(spec.size), stream));
     const result = { objectBytes: stream.bytesCommitted, peakRetained: stream.peakBytesRetained };
     if (spec.faults) result.wireBytes = await wireBytes(url);
@@ -118,7 +130,7 @@ const runs = {
   },
   async s3raw() {
     // The limit: one PutObject of every byte, signed like ours, straight through undici.
-    const { resolveTarget, signRequest } = await import('../dist/protocols/s3.js');
+    const { resolveTarget, signRequest } = await import(new URL('protocols/s3.js', dist).href);
     const target = resolveTarget({ bucket: 'bench', key: `raw-${process.pid}`, region: 'us-east-1', endpoint: spec.server, credentials: S3_CREDENTIALS });
     const signed = signRequest(target, 'PUT', target.objectPath);
     const answer = await request(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-length': String(spec.size) }, body: pieces(spec.size) });
@@ -202,5 +214,6 @@ process.stdout.write(`${JSON.stringify({
   mibps: (spec.gzip ? spec.size : result.objectBytes) / MiB / seconds,
   rssGrowth: peakRss - baseline.rss,
   arrayBuffersGrowth: peakArrayBuffers - baseline.arrayBuffers,
+  connectionsOpened,
 })}\n`);
 process.exit(0);

@@ -4,6 +4,7 @@
  * `request` doesn't unless told to): 308 means "Resume Incomplete" here, and following any
  * redirect would hand the credential-bearing URI and headers to another host.
  */
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
 
@@ -46,24 +47,58 @@ function defaultDispatcher(): Agent {
 export function createUndiciTransport(options: UndiciTransportOptions): Transport {
   return {
     async send(req) {
-      const contentLength = bodyLength(req.body);
-      const answer = await request(req.url, {
-        method: req.method,
-        // A HEAD or GET carries no body, so no length either.
-        headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
-        // undici streams iterables (documented) though its types list only Readable.
-        body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
-        signal: req.signal,
-        dispatcher: options.dispatcher ?? defaultDispatcher(),
-        headersTimeout: options.headersTimeout,
-        bodyTimeout: options.bodyTimeout,
-      });
-      // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
-      // a byte at a time cannot hold the upload forever.
-      const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
-      return { status: answer.statusCode, headers: flattenHeaders(answer.headers), body: text, bodyTruncated: truncated };
+      try {
+        return await sendOnce(req, options);
+      } catch (error) {
+        // The failed connection's close must reach the pool before the caller's next request.
+        await connectionReleased(true);
+        throw error;
+      }
     },
   };
+}
+
+async function sendOnce(req: TransportRequest, options: UndiciTransportOptions): Promise<TransportAnswer> {
+  const contentLength = bodyLength(req.body);
+  const answer = await request(req.url, {
+    method: req.method,
+    // A HEAD or GET carries no body, so no length either.
+    headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
+    // undici streams iterables (documented) though its types list only Readable.
+    body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
+    signal: req.signal,
+    dispatcher: options.dispatcher ?? defaultDispatcher(),
+    headersTimeout: options.headersTimeout,
+    bodyTimeout: options.bodyTimeout,
+  });
+  // bodyTimeout bounds each pause; this bounds the whole body, so a server that trickles
+  // a byte at a time cannot hold the upload forever.
+  const { text, truncated } = await readBounded(answer.body, req.maxBodyBytes, options.bodyTimeout);
+  const headers = flattenHeaders(answer.headers);
+  // A truncated body was destroyed, and its socket with it.
+  await connectionReleased(truncated || /\bclose\b/i.test(headers.connection ?? ''));
+  return { status: answer.statusCode, headers, body: text, bodyTruncated: truncated };
+}
+
+/**
+ * undici hands a kept-alive socket back to its pool one event-loop turn after the answer ended (in
+ * case the server closes it anyway), while the answer's body ends before that turn. A request
+ * dispatched in between finds that connection busy and the pool opens another: a sequential upload
+ * then alternates between two connections, each idle for a whole chunk, and pays a handshake and a
+ * slow start again, and again after every idle period that resets the congestion window. Waiting
+ * that turn before the caller sends its next request keeps the upload on one warm connection,
+ * whichever dispatcher it goes through (the shared Agent, a caller's Agent, Pool or Client).
+ * Immediates run in order, so ours, queued after undici's, runs after it.
+ *
+ * A connection that is closing (`Connection: close`, a destroyed body, a failure) is gone only once
+ * its socket's close is processed, at the end of the turn. An undici 7 Agent that receives a request
+ * for the origin before then takes that close for its pool's last and closes the pool, and from
+ * then on every request opens a connection of its own (the tus tests in connections.test.ts show
+ * it). The second turn lets the close through first: the upload reconnects once and stays there.
+ */
+async function connectionReleased(closing: boolean): Promise<void> {
+  await nextLoopTurn();
+  if (closing) await nextLoopTurn();
 }
 
 function bodyLength(body: TransportRequest['body']): number {
