@@ -1,5 +1,5 @@
 /**
- * Digests of the whole stream , independent of retries and replays: bytes are
+ * Digests of the whole stream (docs/PROTOCOL.md §7), independent of retries and replays: bytes are
  * hashed when the server confirms them (when the replay buffer releases them), so each byte is
  * hashed exactly once, in order, and the CRC32C state always describes the committed prefix —
  * which is what a checkpoint needs to resume the checksum after a crash.

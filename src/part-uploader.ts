@@ -478,7 +478,7 @@ export class PartUploader implements Uploader {
   /**
    * CompleteMultipartUpload with every part. Its 200 can carry an `<Error>` (retried like a
    * 5xx). If an earlier attempt completed the upload but its answer was lost, the retry finds
-   * no upload (404): the object is then checked (HEAD-like GET of its size) before success.
+   * no upload (404): the object is then checked (a HEAD: its size and ETag) before success.
    */
   private async complete(): Promise<UploadResult> {
     const uploadId = await this.ensureUpload();

@@ -8,7 +8,7 @@
  * means, translated into the core's vocabulary ({@link AnswerSummary}).
  *
  * A protocol that moves bytes in order to an offset the server reports is one file implementing
- * this interface (see protocols/gcs.ts, protocols/tus.ts), plus one line in {@link createProtocol}.
+ * this interface (see protocols/gcs.ts, protocols/tus.ts), plus one line in the registry, `PROTOCOLS` in protocols/index.ts.
  * A factory creates one instance per upload, so an adapter may remember what the server told it
  * (tus: whether the server already knows the upload's length).
  */

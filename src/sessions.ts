@@ -1,5 +1,5 @@
 /**
- * Starting resumable upload sessions (PROTOCOL §2): GCS JSON and XML APIs, Redivis, tus
+ * Starting resumable upload sessions (docs/PROTOCOL.md §2): GCS JSON and XML APIs, Redivis, tus
  * (creation), and any endpoint that answers an initiation request with `Location`. Initiation is
  * retried with the same policy and classification as uploads (408, 429, 5xx and network errors).
  * Tokens are sent in `Authorization` and never appear in a message.

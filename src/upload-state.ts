@@ -55,7 +55,7 @@ export type AnswerSummary =
 /**
  * What an answer means. `accepted`: counters updated, plan the next request. `complete`: the
  * object is finalized. `requery`: a status query answered 308 without `Range` after bytes were
- * confirmed: wait a little and ask once more . `check-session`: a 400 to a data
+ * confirmed: wait a little and ask once more (docs/PROTOCOL.md §4). `check-session`: a 400 to a data
  * request is either an expired session or a rejected request; a status query tells which.
  */
 export type Interpretation =

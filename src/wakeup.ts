@@ -1,6 +1,6 @@
 /**
  * One parked party, woken by the other side: a driver's loop waits for data, a writer for room.
- * Coordination by awaited promises (STYLE.md), not events. A wait after a failure rejects at
+ * Coordination by awaited promises, not events. A wait after a failure rejects at
  * once, so an abort landing between a wake-up and the next wait can never park anyone.
  */
 export class Wakeup {

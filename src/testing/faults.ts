@@ -35,7 +35,7 @@ export interface FaultRule {
   readonly target?: RequestKind;
   /** How many times the fault fires. @default 1 */
   readonly times?: number;
-  /** `Retry-After` seconds sent with the status (defaults to 1 for 429 and 503). */
+  /** `Retry-After` seconds sent with the status (429 gets 1 when none is given). */
   readonly retryAfter?: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * A loopback HTTP server that behaves like the GCS resumable upload endpoint (PROTOCOL.md), with
+ * A loopback HTTP server that behaves like the GCS resumable upload endpoint (docs/PROTOCOL.md), with
  * faults injected on real sockets. For this project's tests, demo and benchmarks, and for users'
  * own tests: `import { createTestServer } from 'resumable-write-stream/testing'`.
  *
