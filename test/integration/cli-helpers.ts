@@ -11,18 +11,10 @@ export interface Run {
 }
 
 export function rws(args: string[], options: { stdin?: Buffer; env?: Record<string, string>; onStart?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    if (options.stdin) child.stdin.end(options.stdin);
-    else child.stdin.end();
-    options.onStart?.(child);
-  });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = collect(child, options.stdin);
+  options.onStart?.(child);
+  return run;
 }
 
 /**
@@ -32,15 +24,19 @@ export function rws(args: string[], options: { stdin?: Buffer; env?: Record<stri
 export function runPrinted(command: string, options: { stdin?: Buffer; sessionUrl?: string }): Promise<Run> {
   if (!command.startsWith('rws ')) throw new Error(`not an rws command: ${command}`);
   const script = `"${process.execPath}" "${CLI}" ${command.slice(4)}`;
+  return collect(spawn('sh', ['-c', script], { env: { ...process.env, SESSION_URL: options.sessionUrl ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] }), options.stdin);
+}
+
+/** Feeds `stdin` (or nothing) to a child and resolves with its exit code and output. */
+function collect(child: ReturnType<typeof spawn>, stdin: Buffer | undefined): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', script], { env: { ...process.env, SESSION_URL: options.sessionUrl ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.stdin ?? Buffer.alloc(0));
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(stdin ?? Buffer.alloc(0));
   });
 }
 
