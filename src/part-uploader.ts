@@ -39,6 +39,7 @@ import {
   parseUploadId,
   parseUploadUrl,
   partSizeOf,
+  S3_RETRY,
   signRequest,
   uploadUrl,
   type ListedPart,
@@ -46,16 +47,15 @@ import {
   type S3Request,
 } from './protocols/s3.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { withDeadline, withRetry, type RetryNotice } from './retry.js';
+import { isRetryableStatus, withDeadline, withRetry, type RetryNotice } from './retry.js';
 import { toTransportError, type Transport, type TransportAnswer } from './transport.js';
 import { EXCERPT_CHARS, type UploadResult } from './upload-answers.js';
-import { UploadState, isRetryableStatus } from './upload-state.js';
+import { UploadState } from './upload-state.js';
 import type { Uploader, UploaderHooks } from './uploader.js';
 import { Wakeup } from './wakeup.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** S3 error codes that mean "send it again" whatever the status. */
-const RETRYABLE_CODES = new Set(['InternalError', 'SlowDown', 'RequestTimeout', 'ServiceUnavailable']);
 const DIGEST_CODES = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentChecksumMismatch']);
 const PLAIN_MD5_ETAG = /^"?([0-9a-f]{32})"?$/i;
 
@@ -598,7 +598,7 @@ export class PartUploader implements Uploader {
       return new SessionExpiredError(answer.status, `${message}: the multipart upload no longer exists (aborted, expired or completed); nothing was completed by this stream`, this.context());
     }
     if (DIGEST_CODES.has(code)) return new ChecksumMismatchError('md5', undefined, undefined, `${message}: the bytes S3 received do not match our digest`, this.context());
-    const retryable = isRetryableStatus(answer.status) || RETRYABLE_CODES.has(code);
+    const retryable = isRetryableStatus(answer.status, S3_RETRY, code);
     return new HttpStatusError(answer.status, answer.body.slice(0, EXCERPT_CHARS), retryable, message, this.context());
   }
 

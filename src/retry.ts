@@ -12,6 +12,53 @@ import type { RetryOptions } from './options.js';
 /** A `Retry-After` is honoured up to this long; beyond it a server is not taken at its word. */
 const RETRY_AFTER_CAP_MS = 60_000;
 
+// ---- The classification table: every "is this worth another try?" is answered here. ----------
+
+/** Statuses retried (after a status query) by every protocol, for uploads and initiation alike. */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+/** What one protocol retries beyond the shared statuses; each adapter contributes its own. */
+export interface RetryExtras {
+  /** More statuses (tus: 409 offset conflict, 423 locked). */
+  readonly statuses?: ReadonlySet<number>;
+  /** Error codes the server names in an answer's body (S3: `SlowDown`, `InternalError`…). */
+  readonly codes?: ReadonlySet<string>;
+}
+
+/** Failures of the connection or of the answer's framing: worth a status query and a retry. */
+const SOCKET_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_HEADERS_OVERFLOW',
+]);
+
+/** A certificate that can't be trusted (OpenSSL's verdicts as Node names them): never retried. */
+const CERTIFICATE_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT',
+]);
+
+/** Whether an answer with this status (and, for S3-like servers, this body code) is worth a retry. */
+export function isRetryableStatus(status: number, extras: RetryExtras = {}, bodyCode?: string): boolean {
+  if (RETRYABLE_STATUSES.has(status) || extras.statuses?.has(status) === true) return true;
+  return bodyCode !== undefined && extras.codes?.has(bodyCode) === true;
+}
+
+/**
+ * What a thrown transport failure is: `'network'` (retried), `'tls'` (a TLS connection that could
+ * not be made or trusted: not retried) or undefined (not a transport failure: an abort, a bug).
+ * HPE_*: llhttp could not parse the answer (a broken or hostile server); ERR_SSL_*: the TLS
+ * handshake itself failed.
+ */
+export function classifySocketFailure(code: unknown): 'network' | 'tls' | undefined {
+  if (typeof code !== 'string') return undefined;
+  if (CERTIFICATE_FAILURE_CODES.has(code) || code.startsWith('ERR_SSL_')) return 'tls';
+  if (SOCKET_FAILURE_CODES.has(code) || code.startsWith('HPE_')) return 'network';
+  return undefined;
+}
+
 export interface RetryNotice {
   /** The attempt that failed, from 1. */
   readonly attempt: number;
@@ -30,7 +77,7 @@ export interface RetryRun {
   readonly context: () => ErrorContext;
 }
 
-/** The classification table: only transport failures and 408/429/5xx answers are retried. */
+/** Whether a typed failure is retried: network failures, timeouts and the statuses above. */
 export function isRetryable(error: unknown): error is NetworkError | TimeoutError | HttpStatusError {
   if (error instanceof NetworkError || error instanceof TimeoutError) return true;
   return error instanceof HttpStatusError && error.retryable;

@@ -10,7 +10,7 @@ import { resolveOptions, type RetryOptions, type TimeoutOptions } from './option
 import { parseRetryAfter, withRetry } from './retry.js';
 import { createUndiciTransport, toTransportError, type TransportAnswer } from './transport.js';
 import { EXCERPT_CHARS } from './upload-answers.js';
-import { isRetryableStatus } from './upload-state.js';
+import { isRetryableStatus } from './retry.js';
 import { TUS_VERSION } from './protocols/tus.js';
 
 export interface InitiateSessionOptions {

@@ -7,6 +7,7 @@
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
+import { classifySocketFailure } from './retry.js';
 
 export interface TransportRequest {
   readonly method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
@@ -154,35 +155,16 @@ export function toTransportError(error: unknown, message: string, context: Error
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new TimeoutError(`${message}: ${(error as Error).message}`, { ...context, cause: error });
   }
-  const tlsCode = certificateErrorCode(error);
-  if (tlsCode !== undefined) {
+  const code = (error as { code?: unknown } | null)?.code;
+  const kind = classifySocketFailure(code);
+  if (kind === 'tls') {
+    const tlsCode = code as string;
     return new TlsError(tlsCode, `${message}: the TLS connection was refused (${describeCause(error)}). ${tlsAdvice(tlsCode)}`, { ...context, cause: error });
   }
-  if (isSocketError(error)) {
+  if (kind === 'network') {
     return new NetworkError(`${message}: ${describeCause(error)}`, { ...context, cause: error });
   }
   return undefined;
-}
-
-/** Failures of the connection or of the answer's framing: worth a status query and a retry. */
-const SOCKET_ERROR_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_HEADERS_OVERFLOW',
-]);
-
-/** OpenSSL's verification failures, as Node names them, and Node's own host name check. */
-const CERTIFICATE_ERROR_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_CHAIN_TOO_LONG', 'INVALID_CA', 'INVALID_PURPOSE',
-  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_FORMAT',
-]);
-
-/** The code of a failure to make a trusted TLS connection (ERR_SSL_*: the handshake itself failed). */
-function certificateErrorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (CERTIFICATE_ERROR_CODES.has(code) || code.startsWith('ERR_SSL_')) ? code : undefined;
 }
 
 function tlsAdvice(code: string): string {
@@ -193,12 +175,6 @@ function tlsAdvice(code: string): string {
     'A server with a certificate from a private CA needs that CA: pass `dispatcher: new Agent({ connect: { ca } })` ' +
     '(undici), or start Node with NODE_EXTRA_CA_CERTS=ca.pem'
   );
-}
-
-function isSocketError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  // HPE_*: llhttp could not parse the answer (a broken or hostile server).
-  return typeof code === 'string' && (SOCKET_ERROR_CODES.has(code) || code.startsWith('HPE_'));
 }
 
 function describeCause(error: unknown): string {

@@ -12,6 +12,7 @@
  * - only `end()` makes a request final; with a declared total, no non-final request reaches it
  *   (a request that reaches the total *is* the final one for the server).
  */
+import { isRetryableStatus, type RetryExtras } from './retry.js';
 import { formatContentRange } from './content-range.js';
 
 export interface ChunkRequest {
@@ -70,7 +71,6 @@ export type Interpretation =
   | { readonly type: 'protocol-error'; readonly reason: string };
 
 /** Statuses after which the request is retried after a status query. */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 const SESSION_GONE_STATUSES: ReadonlySet<number> = new Set([404, 410]);
 
 export class UploadState {
@@ -229,14 +229,9 @@ export class UploadState {
   }
 }
 
-/** 408, 429, 500, 502, 503, 504: worth a retry, for uploads and initiation alike. */
-export function isRetryableStatus(status: number): boolean {
-  return RETRYABLE_STATUSES.has(status);
-}
-
-/** The shared reading of a status: retryable, gone, or rejected. */
-export function classifyStatus(status: number): FailureKind {
-  if (isRetryableStatus(status)) return 'retryable';
+/** The shared reading of a status: retryable (retry.ts decides, with the protocol's extras), gone, or rejected. */
+export function classifyStatus(status: number, extras?: RetryExtras): FailureKind {
+  if (isRetryableStatus(status, extras)) return 'retryable';
   if (SESSION_GONE_STATUSES.has(status)) return 'gone';
   // Every other status, 3xx redirects included (never followed: the URI is a credential).
   return 'rejected';

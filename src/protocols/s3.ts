@@ -10,6 +10,10 @@
  */
 import aws4 from 'aws4';
 import { XMLParser } from 'fast-xml-parser';
+import type { RetryExtras } from '../retry.js';
+
+/** S3's part of the classification table: error codes in an answer's body worth a retry. */
+export const S3_RETRY: RetryExtras = { codes: new Set(['InternalError', 'SlowDown', 'RequestTimeout', 'ServiceUnavailable']) };
 
 /** S3's smallest part (all but the last). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;

@@ -8,12 +8,13 @@
  */
 import { SizeMismatchError } from '../errors.js';
 import type { UploadProtocol } from '../protocol.js';
+import type { RetryExtras } from '../retry.js';
 import { classifyStatus, type AnswerSummary, type FailureKind, type PersistedOffset } from '../upload-state.js';
 
 export const TUS_VERSION = '1.0.0';
 const TUS_HEADERS = { 'tus-resumable': TUS_VERSION } as const;
-/** 409: our Upload-Offset is not the server's (ask it, then resend); 423: another request holds the upload's lock. */
-const TUS_RETRYABLE: ReadonlySet<number> = new Set([409, 423]);
+/** tus's part of the classification table: 409, our Upload-Offset is not the server's (ask it, then resend); 423, another request holds the upload's lock. */
+const TUS_RETRY: RetryExtras = { statuses: new Set([409, 423]) };
 const OFFSET_PATTERN = /^\d{1,16}$/;
 
 export function createTusProtocol(): UploadProtocol {
@@ -64,8 +65,7 @@ export function createTusProtocol(): UploadProtocol {
 
 function failure(status: number): { failure: FailureKind; reason?: string } {
   if (status === 409) return { failure: 'retryable', reason: '409 Upload-Offset conflict' };
-  if (TUS_RETRYABLE.has(status)) return { failure: 'retryable' };
-  return { failure: classifyStatus(status) };
+  return { failure: classifyStatus(status, TUS_RETRY) };
 }
 
 function parseOffset(value: string | undefined, name: string): PersistedOffset | undefined {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, RetriesExhaustedError } from '../../src/errors.js';
-import { backoffDelay, isRetryable, parseRetryAfter, sleep, withRetry, type RetryNotice } from '../../src/retry.js';
+import { S3_RETRY } from '../../src/protocols/s3.js';
+import { backoffDelay, classifySocketFailure, isRetryable, isRetryableStatus, parseRetryAfter, sleep, withRetry, type RetryNotice } from '../../src/retry.js';
 
 const policy = { retries: 3, minTimeout: 1, maxTimeout: 4, factor: 2, randomize: false, maxRetryTime: 10_000, requeryDelay: 1 };
 const run = (notices: RetryNotice[], signal = new AbortController().signal) => ({
@@ -80,5 +81,24 @@ describe('withRetry', () => {
 
   it('sleep rejects at once on an aborted signal', async () => {
     await expect(sleep(10, AbortSignal.abort(new Error('x')))).rejects.toThrow('x');
+  });
+});
+
+describe('the classification table', () => {
+  it('shared statuses, and each protocol’s extras only for that protocol', () => {
+    for (const status of [408, 429, 500, 502, 503, 504]) expect(isRetryableStatus(status)).toBe(true);
+    for (const status of [400, 401, 403, 404, 409, 410, 412, 423, 308]) expect(isRetryableStatus(status)).toBe(false);
+    expect(isRetryableStatus(409, { statuses: new Set([409, 423]) })).toBe(true);
+    expect(isRetryableStatus(400, S3_RETRY, 'RequestTimeout')).toBe(true);
+    expect(isRetryableStatus(403, S3_RETRY, 'AccessDenied')).toBe(false);
+    expect(isRetryableStatus(400, {}, 'RequestTimeout')).toBe(false);
+  });
+
+  it('socket failures are network failures; certificate and handshake failures are TLS; anything else is neither', () => {
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'HPE_INVALID_CONSTANT', 'EAI_AGAIN']) expect(classifySocketFailure(code)).toBe('network');
+    for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+      expect(classifySocketFailure(code)).toBe('tls');
+    }
+    for (const code of ['ABORT_ERR', undefined, 42, 'ERR_INVALID_ARG_TYPE']) expect(classifySocketFailure(code)).toBeUndefined();
   });
 });
