@@ -4,7 +4,7 @@
  * `request` doesn't unless told to): 308 means "Resume Incomplete" here, and following any
  * redirect would hand the credential-bearing URI and headers to another host.
  */
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { EnvHttpProxyAgent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
 
 export interface TransportRequest {
@@ -35,11 +35,15 @@ export interface UndiciTransportOptions {
   readonly bodyTimeout: number;
 }
 
-let sharedAgent: Agent | undefined;
+let sharedAgent: EnvHttpProxyAgent | undefined;
 
-/** One keep-alive Agent shared by every stream that brings no dispatcher of its own. */
-function defaultDispatcher(): Agent {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+/**
+ * One keep-alive agent shared by every stream that brings no dispatcher of its own. It goes
+ * through the proxy HTTPS_PROXY / HTTP_PROXY name (NO_PROXY excepted), read when first used, as
+ * curl and the cloud SDKs do: behind a corporate proxy the upload must just work.
+ */
+function defaultDispatcher(): EnvHttpProxyAgent {
+  sharedAgent ??= new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
   return sharedAgent;
 }
 
