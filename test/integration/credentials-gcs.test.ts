@@ -66,7 +66,7 @@ const flowTo = (name: string, session: Record<string, unknown> = {}) => ({ kind:
 
 const storedSha = (name: string) => {
   const object = gcs.object('bkt', name) ?? emulator.object('bkt', name);
-  return object ? sha256(object.data) : undefined;
+  return object?.data ? sha256(object.data) : undefined;
 };
 
 describe('Application Default Credentials (google-auth-library)', () => {
