@@ -154,6 +154,13 @@ describe('Application Default Credentials (google-auth-library)', () => {
     expect(result.error?.message).toMatch(/`token`, `getToken` or `auth`/);
   });
 
+  it('with a token neither SDK is needed: importing and uploading with both not importable', async () => {
+    const flow = { kind: 'gcs', bucket: 'bkt', name: 'adc/token.bin', size: 1000, session: { apiEndpoint: gcs.url, token: ACCESS_TOKEN } };
+    const result = await runFlow(flow, baseEnv, ['google-auth-library', 'gaxios', 'gcp-metadata', '@aws-sdk', '@smithy']);
+    expect(result.error).toBeUndefined();
+    expect(storedSha('adc/token.bin')).toBe(result['sha256']);
+  });
+
   it('a GCS-only user never loads the AWS SDK: ADC works with @aws-sdk and @smithy not importable', async () => {
     const result = await runFlow(flowTo('adc/no-aws.bin'), { ...baseEnv, GOOGLE_APPLICATION_CREDENTIALS: keyFile }, ['@aws-sdk', '@smithy']);
     expect(result.error).toBeUndefined();
