@@ -328,14 +328,12 @@ function expectString(name: string, value: unknown, optional = false): string | 
   return value;
 }
 
-/** The option, else the endpoint the AWS CLI and SDKs take from the environment. */
+/** The option, else the endpoint the AWS CLI and SDKs take from the environment (named by its variable in errors). */
 function validateS3Endpoint(value: unknown, allowInsecureHttp: boolean): string | undefined {
   const env = process.env;
-  const ignoreEnv = env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true';
-  const fromEnv = ignoreEnv ? undefined : ([['AWS_ENDPOINT_URL_S3', env['AWS_ENDPOINT_URL_S3']], ['AWS_ENDPOINT_URL', env['AWS_ENDPOINT_URL']]] as const).find(([, url]) => url);
-  const [option, url] = value !== undefined ? ['s3.endpoint', value] : fromEnv ?? [undefined, undefined];
+  const option = value !== undefined ? 's3.endpoint' : env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' ? undefined : ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'].find((name) => env[name]);
   if (option === undefined) return undefined;
-  return refuseInsecureHttp(validateUrl(url, option), allowInsecureHttp, option);
+  return refuseInsecureHttp(validateUrl(value ?? env[option], option), allowInsecureHttp, option);
 }
 
 /** Keys checked now (never echoed: they are secrets), a provider wrapped to refresh; none: the environment's keys or the default chain. */
