@@ -1,7 +1,7 @@
 /**
  * S3 without static keys: the AWS default provider chain (@aws-sdk/credential-providers'
  * fromNodeProviderChain) run for real on loopback in child processes with a controlled
- * environment — shared config/credentials files with two profiles, ECS container credentials,
+ * environment — shared config/credentials files with two profiles, web identity, ECS container credentials,
  * an IMDSv2 issuing credentials that expire during the upload — and a provider function of the
  * caller's. The S3 test server knows every key pair issued and refuses a request signed with one
  * that is unknown, expired or without its session token, so every request must have been signed
@@ -102,6 +102,55 @@ describe('the AWS default chain (fromNodeProviderChain)', () => {
     } finally {
       ecs.closeAllConnections();
       await new Promise((resolve) => ecs.close(resolve));
+    }
+  });
+
+  it('web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, as on EKS): the token is exchanged at STS (AWS_ENDPOINT_URL_STS)', async () => {
+    const key = { accessKeyId: 'ASIARWSWEB', secretAccessKey: randomBytes(20).toString('hex'), sessionToken: randomBytes(20).toString('hex') };
+    s3.addKey({ ...key, expiresAt: Date.now() + 3600_000 });
+    const calls: Array<Record<string, string>> = [];
+    const sts = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const form = Object.fromEntries(new URLSearchParams(body));
+        calls.push(form);
+        if (form['Action'] !== 'AssumeRoleWithWebIdentity' || form['WebIdentityToken'] !== 'eks-projected-token') {
+          return void res.writeHead(400, { 'content-type': 'text/xml' }).end('<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad token</Message></Error></ErrorResponse>');
+        }
+        const expiration = new Date(Date.now() + 3600_000).toISOString();
+        res.writeHead(200, { 'content-type': 'text/xml' }).end(
+          '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>' +
+            `<Credentials><AccessKeyId>${key.accessKeyId}</AccessKeyId><SecretAccessKey>${key.secretAccessKey}</SecretAccessKey><SessionToken>${key.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+            '<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/rws/uploader</Arn><AssumedRoleId>AROA:uploader</AssumedRoleId></AssumedRoleUser>' +
+            '</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>rws-1</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));
+    try {
+      const tokenFile = join(directory, 'web-identity-token');
+      await writeFile(tokenFile, 'eks-projected-token');
+      const env = {
+        HOME: baseEnv['HOME'] as string,
+        AWS_SHARED_CREDENTIALS_FILE: join(directory, 'none'),
+        AWS_CONFIG_FILE: join(directory, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_REGION: 'us-east-1',
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/rws',
+        AWS_ROLE_SESSION_NAME: 'uploader',
+        AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${(sts.address() as AddressInfo).port}`,
+      };
+      const before = s3.requests.length;
+      const result = await runFlow(flowTo('chain/web-identity.bin'), env);
+      expect(result.error).toBeUndefined();
+      expect(storedSha('chain/web-identity.bin')).toBe(result['sha256']);
+      expect(calls).toEqual([expect.objectContaining({ Action: 'AssumeRoleWithWebIdentity', RoleArn: env.AWS_ROLE_ARN, RoleSessionName: 'uploader' })]);
+      expect(new Set(s3.requests.slice(before).map((entry) => entry.accessKeyId))).toEqual(new Set([key.accessKeyId]));
+    } finally {
+      sts.closeAllConnections();
+      await new Promise((resolve) => sts.close(resolve));
     }
   });
 
