@@ -19,7 +19,8 @@ export type ResumableUploadErrorCode =
   | 'RWS_TLS'
   | 'RWS_CHECKSUM_MISMATCH'
   | 'RWS_RESUME_MISMATCH'
-  | 'RWS_CHECKPOINT';
+  | 'RWS_CHECKPOINT'
+  | 'RWS_CREDENTIALS';
 
 export interface ErrorContext {
   /** Bytes the server had confirmed as persisted when the error happened. */
@@ -182,6 +183,15 @@ export class ResumeMismatchError extends ResumableUploadError {
 /** The checkpoint store failed to load or save. The upload stops: durability was asked for. */
 export class CheckpointError extends ResumableUploadError {
   readonly code = 'RWS_CHECKPOINT' as const;
+}
+
+/**
+ * No credentials could be had: none found where the provider chain looked (the message says
+ * where, and what to run), a credential provider failed, or the optional package that finds them
+ * is not installed. Not retried here: the providers retry their own endpoints.
+ */
+export class CredentialsError extends ResumableUploadError {
+  readonly code = 'RWS_CREDENTIALS' as const;
 }
 
 /**

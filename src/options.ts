@@ -11,7 +11,8 @@ import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveCredentials, resolveTarget, type S3Credentials, type S3Headers, type S3Target } from './protocols/s3.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveTarget, type S3Headers, type S3Target } from './protocols/s3.js';
+import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from './credentials/aws.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
 export type SessionFactory = () => Promise<string | URL>;
@@ -49,11 +50,18 @@ export interface S3Options {
   region?: string;
   /**
    * An S3-compatible endpoint (MinIO, R2, Ceph…), addressed path-style (`endpoint/bucket/key`).
-   * @default AWS: `https://bucket.s3.region.amazonaws.com`
+   * @default `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, else AWS: `https://bucket.s3.region.amazonaws.com`
    */
   endpoint?: string;
-  /** @default `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from the environment */
-  credentials?: S3Credentials;
+  /**
+   * Keys, or a function that returns current ones (an AWS SDK credential provider such as
+   * `fromIni({ profile })`, or your own), asked again 5 minutes before their `expiration`: every
+   * request is signed with credentials current when it is sent.
+   * @default static keys from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (`AWS_SESSION_TOKEN`)
+   * when AWS_PROFILE is unset, else the AWS default chain (`fromNodeProviderChain` from the
+   * optional package @aws-sdk/credential-providers: profiles, SSO, web identity, ECS, IMDSv2)
+   */
+  credentials?: S3Credentials | S3CredentialProvider;
   /**
    * Parts in flight at once. Memory: at most (queueSize + 1) × the current part size is held.
    * @default 4
@@ -162,6 +170,8 @@ export interface ResumableWriteStreamOptions {
 
 export interface ResolvedS3 {
   readonly target: S3Target;
+  /** Current credentials, for each request as it is signed. */
+  readonly credentials: S3CredentialProvider;
   readonly bucket: string;
   readonly key: string;
   readonly queueSize: number;
@@ -318,25 +328,39 @@ function expectString(name: string, value: unknown, optional = false): string | 
   return value;
 }
 
+/** The option, else the endpoint the AWS CLI and SDKs take from the environment (named by its variable in errors). */
+function validateS3Endpoint(value: unknown, allowInsecureHttp: boolean): string | undefined {
+  const env = process.env;
+  const option = value !== undefined ? 's3.endpoint' : env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' ? undefined : ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'].find((name) => env[name]);
+  if (option === undefined) return undefined;
+  return refuseInsecureHttp(validateUrl(value ?? env[option], option), allowInsecureHttp, option);
+}
+
+/** Keys checked now (never echoed: they are secrets), a provider wrapped to refresh; none: the environment's keys or the default chain. */
+function validateS3Credentials(value: unknown): S3CredentialProvider {
+  if (typeof value === 'function') return refreshingCredentials(value as S3CredentialProvider);
+  const given = expectObject('s3.credentials', value) as Partial<S3Credentials> | undefined;
+  if (given === undefined) {
+    const fromEnv = environmentCredentials();
+    return refreshingCredentials(fromEnv ? async () => fromEnv : defaultProviderChain());
+  }
+  for (const field of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
+    const entry = given[field];
+    if ((entry === undefined && field !== 'sessionToken') || (entry !== undefined && (typeof entry !== 'string' || entry === ''))) {
+      throw new TypeError(`Expected \`s3.credentials.${field}\` to be a non-empty string, received ${entry === undefined ? 'undefined' : typeof entry === 'string' ? 'an empty string' : typeof entry}`);
+    }
+  }
+  const keys: S3Credentials = { accessKeyId: given.accessKeyId as string, secretAccessKey: given.secretAccessKey as string, ...(given.sessionToken ? { sessionToken: given.sessionToken } : {}) };
+  return async () => keys;
+}
+
 function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boolean, headers: Readonly<Record<string, string>>): ResolvedS3 {
   const s3 = expectObject('s3', value) ?? {};
   const bucket = expectString('s3.bucket', s3.bucket) as string;
   const key = expectString('s3.key', s3.key) as string;
   const region = expectString('s3.region', s3.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1') as string;
-  const endpoint = s3.endpoint === undefined ? undefined : refuseInsecureHttp(validateUrl(s3.endpoint, 's3.endpoint'), allowInsecureHttp, 's3.endpoint');
-  const given = expectObject('s3.credentials', s3.credentials) as Partial<S3Credentials> | undefined;
-  for (const field of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
-    const value = given?.[field];
-    const optional = field === 'sessionToken' || given === undefined;
-    // Never echo the value: it is a credential.
-    if ((value === undefined && !optional) || (value !== undefined && (typeof value !== 'string' || value === ''))) {
-      throw new TypeError(`Expected \`s3.credentials.${field}\` to be a non-empty string, received ${value === undefined ? 'undefined' : typeof value === 'string' ? 'an empty string' : typeof value}`);
-    }
-  }
-  const credentials = resolveCredentials(given);
-  if (!credentials) {
-    throw new TypeError('Expected `s3.credentials`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: found neither');
-  }
+  const endpoint = validateS3Endpoint(s3.endpoint, allowInsecureHttp);
+  const credentials = validateS3Credentials(s3.credentials);
   if (s3.leavePartsOnError !== undefined && typeof s3.leavePartsOnError !== 'boolean') {
     throw new TypeError(`Expected \`s3.leavePartsOnError\` to be a boolean, received ${describe(s3.leavePartsOnError)}`);
   }
@@ -346,7 +370,8 @@ function validateS3(value: unknown, allowInsecureHttp: boolean, resumable: boole
   }
   const placed = placeS3Headers(headers);
   return {
-    target: resolveTarget({ bucket, key, region, endpoint, credentials }),
+    target: resolveTarget({ bucket, key, region, endpoint }),
+    credentials,
     bucket,
     key,
     queueSize: s3.queueSize === undefined ? 4 : expectInteger('s3.queueSize', s3.queueSize, 1),

@@ -234,7 +234,7 @@ export class PartUploader implements Uploader {
     // Known even when the create failed after it (its checkpoint was not saved).
     const uploadId = this.uploadId;
     if (uploadId === undefined) return undefined;
-    const request = this.sign('DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`, {}, { sseCustomer: false });
+    const request = await this.sign('DELETE', `${this.s3.target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`, {}, { sseCustomer: false });
     const { headersTimeout, bodyTimeout } = this.options.timeouts;
     const answer = await withDeadline(headersTimeout + bodyTimeout, 'AbortMultipartUpload', (signal) => this.send(request, undefined, 'AbortMultipartUpload', signal));
     return answer.status;
@@ -355,10 +355,14 @@ export class PartUploader implements Uploader {
     return this.md5Fallback && this.options.checksum === 'crc32c' ? 'both' : this.options.checksum;
   }
 
-  /** Signs a request with those of the `headers` option S3 takes on it (S3Headers, protocols/s3.ts). */
-  private sign(method: S3Request['method'], path: string, own: Record<string, string> = {}, { object = false, sseCustomer = true } = {}): S3Request {
+  /**
+   * Signs a request with those of the `headers` option S3 takes on it (S3Headers, protocols/s3.ts),
+   * with the credentials current now: temporary ones are refreshed before they expire.
+   */
+  private async sign(method: S3Request['method'], path: string, own: Record<string, string> = {}, { object = false, sseCustomer = true } = {}): Promise<S3Request> {
     const { everyRequest, sseCustomer: sseC, object: objectHeaders } = this.s3.headers;
-    return signRequest(this.s3.target, method, path, { ...everyRequest, ...(sseCustomer ? sseC : {}), ...(object ? objectHeaders : {}), ...own });
+    const credentials = await this.s3.credentials();
+    return signRequest(this.s3.target, credentials, method, path, { ...everyRequest, ...(sseCustomer ? sseC : {}), ...(object ? objectHeaders : {}), ...own });
   }
 
   /**
@@ -568,10 +572,10 @@ export class PartUploader implements Uploader {
    * One S3 request with the retry policy, signed anew for every attempt; a 2xx answer or a typed
    * error. `errorIn2xx`: the answer's 200 can carry an `<Error>` (Complete), retried like a 5xx.
    */
-  private withRetries(what: string, sign: () => S3Request, body: Uint8Array[] | undefined, { errorIn2xx = false } = {}): Promise<TransportAnswer> {
+  private withRetries(what: string, sign: () => Promise<S3Request>, body: Uint8Array[] | undefined, { errorIn2xx = false } = {}): Promise<TransportAnswer> {
     return withRetry(
       async () => {
-        const answer = await this.send(sign(), body, what, this.signal);
+        const answer = await this.send(await sign(), body, what, this.signal);
         if (answer.status >= 200 && answer.status < 300) {
           const error = errorIn2xx ? parseS3Error(answer.body) : undefined;
           if (error === undefined) return answer;

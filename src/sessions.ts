@@ -2,11 +2,13 @@
  * Starting resumable upload sessions (docs/PROTOCOL.md §2): GCS JSON and XML APIs, Redivis, tus
  * (creation), and any endpoint that answers an initiation request with `Location`. Initiation is
  * retried with the same policy and classification as uploads (408, 429, 5xx and network errors).
- * Tokens are sent in `Authorization` and never appear in a message.
+ * Tokens are sent in `Authorization` and never appear in a message; where GCS's come from when
+ * none is given: credentials/gcs.ts.
  */
 import type { Dispatcher } from 'undici';
 import { HttpStatusError, ProtocolError, redactUrl } from './errors.js';
-import { resolveOptions, type RetryOptions, type TimeoutOptions } from './options.js';
+import { refuseInsecureHttp, resolveOptions, type RetryOptions, type TimeoutOptions } from './options.js';
+import { gcsAuthHeaders, gcsEndpoint, type GoogleAuthLike } from './credentials/gcs.js';
 import { parseRetryAfter, withRetry } from './retry.js';
 import { createUndiciTransport, toTransportError, type TransportAnswer } from './transport.js';
 import { EXCERPT_CHARS } from './upload-answers.js';
@@ -35,13 +37,25 @@ export interface TokenOptions {
 }
 
 export interface GcsSessionOptions extends TokenOptions, Omit<InitiateSessionOptions, 'url' | 'method' | 'body'> {
+  /**
+   * A GoogleAuth or AuthClient (google-auth-library) to authorize with, e.g.
+   * `new GoogleAuth({ keyFile, scopes })`. Give one of `token`, `getToken`, `auth`; with none,
+   * Application Default Credentials (the optional package google-auth-library) are used.
+   */
+  auth?: GoogleAuthLike;
+  /**
+   * Use Application Default Credentials with a custom `apiEndpoint` or STORAGE_EMULATOR_HOST too
+   * (by default, as @google-cloud/storage, a custom endpoint gets no credentials unless given).
+   * @default false
+   */
+  useAuthWithCustomEndpoint?: boolean;
   bucket: string;
   /** The object name. */
   name: string;
   /** Object resource fields for the JSON API (e.g. `{ metadata: { k: 'v' }, cacheControl }`); custom `metadata` becomes `x-goog-meta-*` on the XML API. */
   metadata?: Record<string, unknown>;
   contentType?: string;
-  /** @default 'https://storage.googleapis.com' */
+  /** @default STORAGE_EMULATOR_HOST (an emulator), else 'https://storage.googleapis.com' */
   apiEndpoint?: string;
   /** @default 'json' */
   api?: 'json' | 'xml';
@@ -82,11 +96,17 @@ export async function initiateSession(options: InitiateSessionOptions): Promise<
   return locationOf(answer, String(options.url));
 }
 
-/** Starts a GCS resumable upload (JSON API: 200 + Location; XML API: 201 + Location). */
+/**
+ * Starts a GCS resumable upload (JSON API: 200 + Location; XML API: 201 + Location), authorized
+ * with `token`, `getToken`, `auth` or Application Default Credentials (credentials/gcs.ts).
+ */
 export async function createGcsSession(options: GcsSessionOptions): Promise<string> {
   const bucket = requireString('bucket', options.bucket);
   const name = requireString('name', options.name);
-  const endpoint = (options.apiEndpoint ?? 'https://storage.googleapis.com').replace(/\/+$/, '');
+  const { endpoint, custom } = gcsEndpoint(options.apiEndpoint);
+  if (options.apiEndpoint === undefined && custom) refuseInsecureHttp(endpoint, options.allowInsecureHttp === true, 'STORAGE_EMULATOR_HOST');
+  const authHeaders = gcsAuthHeaders(options, custom);
+  const withAuth = (url: string, headers: Record<string, string>) => async () => ({ ...headers, ...(await authHeaders(url)) });
   const api = options.api ?? 'json';
   if (api !== 'json' && api !== 'xml') throw new TypeError(`Expected \`api\` to be 'json' or 'xml', received ${JSON.stringify(api)}`);
   const contentType = options.contentType;
@@ -98,18 +118,18 @@ export async function createGcsSession(options: GcsSessionOptions): Promise<stri
       ...(contentType ? { 'x-upload-content-type': contentType } : {}),
     };
     const body = JSON.stringify({ ...options.metadata, name, ...(contentType ? { contentType } : {}) });
-    const answer = await initiate({ ...options, url, body }, () => withToken(options, headers));
+    const answer = await initiate({ ...options, url, body }, withAuth(url, headers));
     return locationOf(answer, url);
   }
   const url = `${endpoint}/${encodeURIComponent(bucket)}/${name.split('/').map(encodeURIComponent).join('/')}`;
-  const custom = (options.metadata?.metadata ?? {}) as Record<string, unknown>;
+  const customMetadata = (options.metadata?.metadata ?? {}) as Record<string, unknown>;
   const headers: Record<string, string> = {
     ...options.headers,
     'x-goog-resumable': 'start',
     'content-type': contentType ?? 'application/octet-stream',
   };
-  for (const [key, value] of Object.entries(custom)) headers[`x-goog-meta-${key.toLowerCase()}`] = String(value);
-  const answer = await initiate({ ...options, url }, () => withToken(options, headers));
+  for (const [key, value] of Object.entries(customMetadata)) headers[`x-goog-meta-${key.toLowerCase()}`] = String(value);
+  const answer = await initiate({ ...options, url }, withAuth(url, headers));
   return locationOf(answer, url);
 }
 

@@ -5,9 +5,9 @@
  * redirect would hand the credential-bearing URI and headers to another host.
  */
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
-import { NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
-import { classifySocketFailure } from './retry.js';
+import { EnvHttpProxyAgent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { HttpStatusError, NetworkError, TimeoutError, TlsError, type ErrorContext } from './errors.js';
+import { classifySocketFailure, isRetryableStatus } from './retry.js';
 
 export interface TransportRequest {
   readonly method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'HEAD' | 'DELETE';
@@ -37,11 +37,15 @@ export interface UndiciTransportOptions {
   readonly bodyTimeout: number;
 }
 
-let sharedAgent: Agent | undefined;
+let sharedAgent: EnvHttpProxyAgent | undefined;
 
-/** One keep-alive Agent shared by every stream that brings no dispatcher of its own. */
-function defaultDispatcher(): Agent {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+/**
+ * One keep-alive agent shared by every stream that brings no dispatcher of its own. It goes
+ * through the proxy HTTPS_PROXY / HTTP_PROXY name (NO_PROXY excepted), read when first used, as
+ * curl and the cloud SDKs do: behind a corporate proxy the upload must just work.
+ */
+function defaultDispatcher(): EnvHttpProxyAgent {
+  sharedAgent ??= new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
   return sharedAgent;
 }
 
@@ -151,9 +155,19 @@ function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<str
  * Turns what a failed `send` threw into our typed errors. Returns undefined for errors that are
  * not transport failures (an abort, a bug) so the caller keeps them as they are.
  */
-export function toTransportError(error: unknown, message: string, context: ErrorContext): NetworkError | TimeoutError | TlsError | undefined {
+export function toTransportError(error: unknown, message: string, context: ErrorContext): NetworkError | TimeoutError | TlsError | HttpStatusError | undefined {
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new TimeoutError(`${message}: ${(error as Error).message}`, { ...context, cause: error });
+  }
+  const proxyStatus = proxyRefusal(error);
+  if (proxyStatus !== undefined) {
+    return new HttpStatusError(
+      proxyStatus,
+      '',
+      isRetryableStatus(proxyStatus),
+      `${message}: the proxy refused to open a tunnel (it answered ${proxyStatus}); check HTTPS_PROXY / HTTP_PROXY and NO_PROXY, or pass your own \`dispatcher\``,
+      { ...context, cause: error },
+    );
   }
   const code = (error as { code?: unknown } | null)?.code;
   const kind = classifySocketFailure(code);
@@ -165,6 +179,13 @@ export function toTransportError(error: unknown, message: string, context: Error
     return new NetworkError(`${message}: ${describeCause(error)}`, { ...context, cause: error });
   }
   return undefined;
+}
+
+/** undici reports a proxy's refusal of CONNECT as an abort whose message carries the status. */
+function proxyRefusal(error: unknown): number | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'UND_ERR_ABORTED') return undefined;
+  const status = /^Proxy response \((\d{3})\) !== 200/.exec((error as Error).message)?.[1];
+  return status === undefined ? undefined : Number(status);
 }
 
 function tlsAdvice(code: string): string {

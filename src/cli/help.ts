@@ -22,7 +22,7 @@ The session URL is a credential: only rws init prints it.`;
 const UPLOAD = `Usage:
   rws upload <session-url> [file|-] [options]        to a GCS / Redivis / Content-Range session
   rws upload --protocol tus <upload-url> [file|-]    to a tus upload (see rws init tus)
-  rws upload --s3 s3://BUCKET/KEY [file|-]           to S3 multipart (AWS_* credentials from the environment)
+  rws upload --s3 s3://BUCKET/KEY [file|-]           to S3 multipart (AWS credentials: env, ~/.aws, SSO, IMDS…)
   rws upload --resume FILE [file|-] [options]        resume from a checkpoint file (the same input again)
   rws upload <session-url> --resume FILE [file|-]    resume from FILE if it holds a checkpoint, else from
                                                      wherever the server stands, saving checkpoints to FILE
@@ -78,7 +78,8 @@ const INIT_GCS = `Usage: rws init gcs --bucket B --name N [options]
 Options:
   --bucket B              the bucket
   --name N                the object name
-  --token T               an OAuth2 access token (default: GCS_TOKEN from the environment)
+  --token T               an OAuth2 access token (default: GCS_TOKEN, else Application
+                          Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata)
   --api json|xml          the JSON API (default) or the XML API
   --content-type T        the object's Content-Type
   --metadata K=V          custom object metadata (repeatable); GCS reads it only here, when the

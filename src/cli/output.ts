@@ -76,6 +76,8 @@ export function inFlags(message: string, flags: FlagNames): string {
   return message
     // The CLI takes S3 credentials from the environment only: the option alternative is moot.
     .replace('Expected `s3.credentials`, or ', 'Expected ')
+    // The CLI has no credential flags: the environment and the cloud's own files are its sources.
+    .replace(', or pass `s3.credentials`', ', or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY')
     .replace('createGcsSession({ metadata, contentType, headers })', 'rws init gcs --metadata K=V --content-type T')
     .replace(/\bset `(\w+): true`/g, (whole, name: string) => (flag(name) ? `pass ${flag(name)}` : whole))
     .replace(/Expected `([\w.]+)`((?: \([^)]*\))?) to (be|use)\b/g, (whole, name: string, aside: string, verb: string) =>

@@ -10,6 +10,7 @@
  */
 import aws4 from 'aws4';
 import { XMLParser } from 'fast-xml-parser';
+import type { S3Credentials } from '../credentials/aws.js';
 import type { RetryExtras } from '../retry.js';
 
 /** S3's part of the classification table: error codes in an answer's body worth a retry. */
@@ -24,20 +25,13 @@ export const MAX_PARTS = 10_000;
 /** The part size doubles every this many parts, so 10,000 parts reach past S3's 5 TiB object limit from 5 MiB parts. */
 export const PARTS_PER_SIZE_STEP = 900;
 
-export interface S3Credentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
-
-/** Where the object goes and who signs: resolved once per stream. */
+/** Where the object goes: resolved once per stream (who signs is asked per request: credentials/aws.ts). */
 export interface S3Target {
   /** `https://host[:port]` with path-style addressing, or the virtual-hosted bucket origin. */
   readonly origin: string;
   /** The object's path on `origin`, encoded: `/bucket/key` (path style) or `/key`. */
   readonly objectPath: string;
   readonly region: string;
-  readonly credentials: S3Credentials;
 }
 
 export interface S3Request {
@@ -68,13 +62,13 @@ export function encodeKey(key: string): string {
  * Path-style (`https://endpoint/bucket/key`) for a custom endpoint (MinIO, R2, Ceph, a test
  * server); virtual-hosted (`https://bucket.s3.region.amazonaws.com/key`) for AWS itself.
  */
-export function resolveTarget(fields: { bucket: string; key: string; region: string; endpoint: string | undefined; credentials: S3Credentials }): S3Target {
+export function resolveTarget(fields: { bucket: string; key: string; region: string; endpoint: string | undefined }): S3Target {
   const key = encodeKey(fields.key);
   if (fields.endpoint !== undefined) {
     const origin = new URL(fields.endpoint).origin;
-    return { origin, objectPath: `/${encodeURIComponent(fields.bucket)}/${key}`, region: fields.region, credentials: fields.credentials };
+    return { origin, objectPath: `/${encodeURIComponent(fields.bucket)}/${key}`, region: fields.region };
   }
-  return { origin: `https://${fields.bucket}.s3.${fields.region}.amazonaws.com`, objectPath: `/${key}`, region: fields.region, credentials: fields.credentials };
+  return { origin: `https://${fields.bucket}.s3.${fields.region}.amazonaws.com`, objectPath: `/${key}`, region: fields.region };
 }
 
 /** The multipart upload's URL (`…/key?uploadId=…`): what checkpoints and errors carry (redacted in messages). */
@@ -96,7 +90,7 @@ export function parseUploadUrl(url: string): { origin: string; objectPath: strin
  * SDKs do for streamed bodies); each part carries its own `Content-MD5` or
  * `x-amz-checksum-crc32c`, which S3 verifies.
  */
-export function signRequest(target: S3Target, method: S3Request['method'], pathAndQuery: string, headers: Record<string, string> = {}): S3Request {
+export function signRequest(target: S3Target, credentials: S3Credentials, method: S3Request['method'], pathAndQuery: string, headers: Record<string, string> = {}): S3Request {
   const url = new URL(`${target.origin}${pathAndQuery}`);
   const signed = aws4.sign(
     {
@@ -107,7 +101,7 @@ export function signRequest(target: S3Target, method: S3Request['method'], pathA
       region: target.region,
       headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     },
-    target.credentials,
+    { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) },
   );
   const signedHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(signed.headers ?? {})) {
@@ -272,13 +266,4 @@ export function placeS3Headers(headers: Readonly<Record<string, string>>): S3Hea
     throw new TypeError(`\`headers\` with SSE-C needs all three x-amz-server-side-encryption-customer-* headers: ${missing.join(', ')} missing`);
   }
   return placed;
-}
-
-/** Credentials from the options, else the standard AWS environment variables. */
-export function resolveCredentials(given: Partial<S3Credentials> | undefined, env: NodeJS.ProcessEnv = process.env): S3Credentials | undefined {
-  const accessKeyId = given?.accessKeyId ?? env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = given?.secretAccessKey ?? env['AWS_SECRET_ACCESS_KEY'];
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  const sessionToken = given === undefined ? env['AWS_SESSION_TOKEN'] : given.sessionToken;
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }

@@ -6,6 +6,12 @@
  * for the last part: InvalidPartOrder, InvalidPart, EntityTooSmall), AbortMultipartUpload,
  * PutObject and GetObject (with Range). In memory; listens on 127.0.0.1 only.
  *
+ * Keys: the server knows several key pairs (`keys`, `addKey`), each optionally with a session
+ * token it must come with and a time it stops working, as STS credentials do: a request signed
+ * with an unknown key is 403 InvalidAccessKeyId, with an expired one 400 ExpiredToken, with a
+ * wrong or missing token 403 InvalidToken, and one whose `x-amz-date` is 15 minutes off the
+ * server's clock 403 RequestTimeTooSkewed. Each log entry names the key that signed it.
+ *
  * Headers: every `x-amz-*` header must be signed (else 403, as S3); the object headers given at
  * CreateMultipartUpload or PutObject are kept with the object and given back by HEAD and GET; an
  * upload created with SSE-C refuses a part, a ListParts or (with a checksum algorithm) a Complete
@@ -22,9 +28,19 @@ import { XMLParser } from 'fast-xml-parser';
 import { crcToBase64 } from '../checksum.js';
 import { listenOnLoopback } from './loopback.js';
 
+/** A key pair the server accepts: with `sessionToken` only together with it, with `expiresAt` (ms since the epoch) only before then. */
+export interface S3TestKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiresAt?: number;
+}
+
 export interface S3TestServerOptions {
   /** @default { accessKeyId: 'test-key', secretAccessKey: 'test-secret' } */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** More key pairs the server accepts besides `credentials`. */
+  readonly keys?: readonly S3TestKey[];
   /** @default 'us-east-1' */
   readonly region?: string;
   /** The smallest part but the last, checked at Complete. @default 5 MiB, as S3 */
@@ -61,6 +77,8 @@ export interface S3LogEntry {
   readonly headers: Readonly<Record<string, string>>;
   /** The headers its SigV4 signature covers (the Authorization header's SignedHeaders). */
   readonly signedHeaders: readonly string[];
+  /** The access key id the request was signed with (known or not). */
+  readonly accessKeyId: string | undefined;
 }
 
 interface StoredPart {
@@ -90,6 +108,8 @@ export interface S3TestServer {
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
   readonly region: string;
   readonly requests: S3LogEntry[];
+  /** Accept one more key pair from now on (e.g. one a fake metadata server just issued). */
+  addKey(key: S3TestKey): void;
   /** The stored object's bytes, or undefined. */
   object(bucket: string, key: string): Buffer | undefined;
   /** The object headers (x-amz-meta-*, SSE, storage class, Content-Type…) the object was created with, or undefined. */
@@ -117,6 +137,7 @@ class S3Failure extends Error {
 export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
   const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
   const region = options.region ?? 'us-east-1';
+  const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
   const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
   const partsPerPage = options.partsPerPage ?? 1000;
   const keep = (data: Buffer) => (options.storeObjects === false ? Buffer.alloc(0) : data);
@@ -130,7 +151,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
     const body = await readBody(req);
     (entry as { bytes: number }).bytes = body.length;
-    verifySignature(req, options.verifyDigests === false ? undefined : body, credentials, region);
+    verifySignature(req, options.verifyDigests === false ? undefined : body, keys, region);
     checkSseCustomerKey(req);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const objectKey = decodeURIComponent(url.pathname.slice(1));
@@ -234,7 +255,8 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const server = createServer((req, res) => {
     const { authorization, ...sent } = flatHeaders(req);
     const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization ?? '')?.[1]?.split(';') ?? [];
-    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0, headers: sent, signedHeaders };
+    const accessKeyId = /Credential=([^/]+)\//.exec(authorization ?? '')?.[1];
+    const entry: S3LogEntry = { method: req.method ?? 'GET', operation: 'unknown', partNumber: undefined, bytes: 0, status: 0, headers: sent, signedHeaders, accessKeyId };
     // Named before the body is read, so a request cut mid-body is logged for what it was.
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));
@@ -256,6 +278,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     credentials,
     region,
     requests,
+    addKey: (key) => void keys.set(key.accessKeyId, key),
     object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
     objectHeaders: (bucket, key) => objects.get(`${bucket}/${key}`)?.headers,
     openUploads: () => [...uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
@@ -377,12 +400,31 @@ function assemble(upload: OpenUpload, body: string, minPartSize: number, ignoreC
 }
 
 /** SigV4 (header form), recomputed from the request as received; 403 SignatureDoesNotMatch otherwise. */
-function verifySignature(req: IncomingMessage, body: Buffer | undefined, credentials: { accessKeyId: string; secretAccessKey: string }, region: string): void {
+/** 15 minutes, as S3 allows between `x-amz-date` and its own clock. */
+const MAX_SKEW_MS = 15 * 60_000;
+
+/** The key that signed the request, known, unexpired and with its session token; S3's errors otherwise. */
+function knownKey(req: IncomingMessage, keys: ReadonlyMap<string, S3TestKey>, accessKeyId: string): S3TestKey {
+  const key = keys.get(accessKeyId);
+  if (key === undefined) throw new S3Failure(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+  if (key.expiresAt !== undefined && Date.now() >= key.expiresAt) throw new S3Failure(400, 'ExpiredToken', 'The provided token has expired.');
+  if (key.sessionToken !== undefined && header(req, 'x-amz-security-token') !== key.sessionToken) {
+    throw new S3Failure(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
+  }
+  const amzDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(header(req, 'x-amz-date') ?? '');
+  const signedAt = amzDate ? Date.UTC(+amzDate[1]!, +amzDate[2]! - 1, +amzDate[3]!, +amzDate[4]!, +amzDate[5]!, +amzDate[6]!) : Number.NaN;
+  if (!(Math.abs(Date.now() - signedAt) <= MAX_SKEW_MS)) {
+    throw new S3Failure(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
+  }
+  return key;
+}
+
+function verifySignature(req: IncomingMessage, body: Buffer | undefined, keys: ReadonlyMap<string, S3TestKey>, region: string): void {
   const authorization = header(req, 'authorization') ?? '';
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(authorization);
   if (!match) throw new S3Failure(403, 'AccessDenied', 'Missing or malformed SigV4 Authorization header.');
   const [, accessKeyId, date, signedRegion, signedHeaders, signature] = match as unknown as string[];
-  if (accessKeyId !== credentials.accessKeyId) throw new S3Failure(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+  const credentials = knownKey(req, keys, accessKeyId as string);
   if (signedRegion !== region) throw new S3Failure(400, 'AuthorizationHeaderMalformed', `The region '${signedRegion}' is wrong; expecting '${region}'.`);
   const amzDate = header(req, 'x-amz-date') ?? '';
   const payloadHash = header(req, 'x-amz-content-sha256') ?? '';

@@ -1,5 +1,7 @@
 /** `rws --help`, `--version`, and option errors that name the flag the user typed. */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestServer } from '../../src/testing/index.js';
@@ -67,7 +69,6 @@ describe('option errors name the flag', () => {
     [['upload', '--s3', 's3://b/k', '--region', '', '-'], AWS, /--region must be a non-empty string/],
     [['upload', '--s3', 's3://b/k', '--chunk-size', '1MiB', '-'], AWS, /--chunk-size \(the S3 part size\) must be from 5 MiB to 5 GiB/],
     [['upload', FAR, '--checkpoint', ''], {}, /--checkpoint expects a file path/],
-    [['upload', '--s3', 's3://b/k', '-'], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, /Expected AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment: found neither/],
     [['init', 'tus', '--endpoint', 'http://minio.invalid/files/'], {}, /--endpoint must use https: .*pass --allow-insecure-http/],
     [['init', 'gcs', '--endpoint', 'not a url', '--bucket', 'b', '--name', 'n'], {}, /--endpoint must be an absolute http\(s\) URL/],
     [['init', 'tus', '--endpoint', 'http://127.0.0.1:9/files/', '--metadata', 'a b=c'], {}, /--metadata keys without spaces or commas/],
@@ -102,3 +103,18 @@ describe('--allow-insecure-http', () => {
     expect(sha256(server.session(sessionUrl).object?.data as Buffer)).toBe(sha256(data));
   });
 });
+
+describe('no S3 credentials anywhere', () => {
+  it('exit 1 with RWS_CREDENTIALS, saying where it looked and what to run; no flag that does not exist', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'rws-nohome-'));
+    const env = { HOME: home, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true' };
+    const run = await rws(['upload', '--s3', 's3://b/k', '--endpoint', 'http://127.0.0.1:9', '-'], { stdin: Buffer.from('x'), env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/RWS_CREDENTIALS/);
+    expect(run.stderr).toMatch(/aws configure/);
+    expect(run.stderr).toMatch(/or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    expect(run.stderr).not.toMatch(/or pass --s3/);
+    await rm(home, { recursive: true, force: true });
+  });
+});
+

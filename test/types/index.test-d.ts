@@ -1,8 +1,12 @@
 import { expectAssignable, expectError, expectType } from 'tsd';
 import type { Writable } from 'node:stream';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { GoogleAuth } from 'google-auth-library';
 import {
+  createGcsSession,
   createResumableWriteStream,
   createTusUpload,
+  type S3CredentialProvider,
   ResumableUploadError,
   type ProtocolName,
   type ResumableUploadErrorCode,
@@ -61,3 +65,10 @@ expectType<Promise<string>>(createTusUpload({ endpoint: 'https://tus.example/fil
 expectAssignable<ProtocolName>('s3');
 expectError(createResumableWriteStream({ url: 'x', protocol: 'ftp' }));
 expectError(createResumableWriteStream({ s3: { bucket: 'b' } }));
+// Credentials: an AWS SDK provider or a function of one's own; a GoogleAuth for GCS sessions.
+createResumableWriteStream({ s3: { bucket: 'b', key: 'k', credentials: fromIni({ profile: 'dev' }) } });
+expectAssignable<S3CredentialProvider>(async () => ({ accessKeyId: 'a', secretAccessKey: 's', sessionToken: 't', expiration: new Date() }));
+expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k', credentials: async () => ({ accessKeyId: 'a' }) } }));
+void createGcsSession({ bucket: 'b', name: 'n', auth: new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }) });
+void createGcsSession({ bucket: 'b', name: 'n', auth: await new GoogleAuth().getClient() });
+void createGcsSession({ bucket: 'b', name: 'n', useAuthWithCustomEndpoint: true });

@@ -1,7 +1,8 @@
 /** The protocol adapters, pure: what goes on the wire and what an answer means to the core. */
 import { describe, expect, it } from 'vitest';
 import { createTusProtocol } from '../../src/protocols/tus.js';
-import { completeBody, encodeKey, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveCredentials, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
+import { environmentCredentials } from '../../src/credentials/aws.js';
+import { completeBody, encodeKey, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
 import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
 import type { TransportAnswer } from '../../src/transport.js';
 
@@ -57,9 +58,8 @@ describe('tus adapter', () => {
 describe('S3 wire', () => {
   it('keys are RFC 3986-encoded per segment; path style for an endpoint, virtual-hosted for AWS', () => {
     expect(encodeKey("a b/c+d/(e)!*'.txt")).toBe('a%20b/c%2Bd/%28e%29%21%2A%27.txt');
-    const credentials = { accessKeyId: 'a', secretAccessKey: 's' };
-    expect(resolveTarget({ bucket: 'bkt', key: 'x/y', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000/ignored', credentials })).toMatchObject({ origin: 'http://127.0.0.1:9000', objectPath: '/bkt/x/y' });
-    const aws = resolveTarget({ bucket: 'bkt', key: 'x', region: 'eu-west-1', endpoint: undefined, credentials });
+    expect(resolveTarget({ bucket: 'bkt', key: 'x/y', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000/ignored' })).toMatchObject({ origin: 'http://127.0.0.1:9000', objectPath: '/bkt/x/y' });
+    const aws = resolveTarget({ bucket: 'bkt', key: 'x', region: 'eu-west-1', endpoint: undefined });
     expect(aws).toMatchObject({ origin: 'https://bkt.s3.eu-west-1.amazonaws.com', objectPath: '/x' });
     expect(parseUploadUrl(uploadUrl(aws, 'id/with+chars'))).toEqual({ origin: aws.origin, objectPath: '/x', uploadId: 'id/with+chars' });
   });
@@ -83,9 +83,10 @@ describe('S3 wire', () => {
     );
   });
 
-  it('credentials: the options first, else the AWS_* environment', () => {
-    expect(resolveCredentials(undefined, { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' })).toEqual({ accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' });
-    expect(resolveCredentials({ accessKeyId: 'a', secretAccessKey: 'b' }, { AWS_SESSION_TOKEN: 't' })).toEqual({ accessKeyId: 'a', secretAccessKey: 'b' });
-    expect(resolveCredentials(undefined, {})).toBeUndefined();
+  it('credentials from the environment: keys (and session token) unless AWS_PROFILE is set, as the AWS default chain reads them', () => {
+    expect(environmentCredentials({ AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' })).toEqual({ accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' });
+    expect(environmentCredentials({ AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_PROFILE: 'dev' })).toBeUndefined();
+    expect(environmentCredentials({ AWS_ACCESS_KEY_ID: 'k' })).toBeUndefined();
+    expect(environmentCredentials({ AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_CREDENTIAL_EXPIRATION: '2030-01-01T00:00:00Z' })?.expiration).toEqual(new Date('2030-01-01T00:00:00Z'));
   });
 });

@@ -1,0 +1,37 @@
+/**
+ * Optional peer dependencies, imported only when a credential chain is needed: a GCS user never
+ * loads (or installs) the AWS SDK, an S3 user never loads Google's auth library, and a user who
+ * passes a token or static keys loads neither.
+ */
+import { CredentialsError } from '../errors.js';
+
+/** The packages this file may import, with the range the library was tested with. */
+export const OPTIONAL_PACKAGES = {
+  'google-auth-library': '^10',
+  '@aws-sdk/credential-providers': '^3',
+} as const;
+
+export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
+
+/** Imports `name`, or fails with a CredentialsError that says what to install and what to pass instead. */
+export async function importOptional<T>(name: OptionalPackage, load: () => Promise<T>, instead: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (!isMissing(error, name)) throw error;
+    throw new CredentialsError(
+      `${purposeOf(name)} needs the optional package ${name}, which is not installed: ` +
+        `run \`npm install ${name}@${OPTIONAL_PACKAGES[name]}\`, or ${instead}`,
+      { cause: error },
+    );
+  }
+}
+
+function purposeOf(name: OptionalPackage): string {
+  return name === 'google-auth-library' ? 'Finding Google Application Default Credentials' : 'Finding AWS credentials (the default provider chain)';
+}
+
+function isMissing(error: unknown, name: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${name}'`);
+}
