@@ -11,7 +11,7 @@ export const MOMENTS = ['before-first-byte', 'mid-chunk', 'after-checkpoint', 'c
 export function choosePlan(rng, moment = MOMENTS[rng.int(0, MOMENTS.length - 1)]) {
   switch (moment) {
     case 'before-first-byte':
-      return { moment, delay: rng.int(0, 1000) };
+      return { moment, delay: rng.int(0, 600) };
     case 'mid-chunk':
       return { moment, k: rng.int(1, 3), delay: rng.int(0, 12) };
     case 'after-checkpoint':

@@ -54,7 +54,7 @@ async function startGcs() {
   return {
     name: 'gcs',
     hooks,
-    sizes: { min: 64 * 1024, max: 3 * 1024 * 1024, small: 0.1 },
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1 },
     isUpload: (entry) => entry.kind === 'upload',
     isFinal: (entry) => entry.kind === 'upload' && /\/\d+$/.test(entry.contentRange ?? ''),
     widenFinal() {},
@@ -87,7 +87,7 @@ async function startTus() {
   return {
     name: 'tus',
     hooks,
-    sizes: { min: 64 * 1024, max: 3 * 1024 * 1024, small: 0.1 },
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1 },
     isUpload: (entry) => entry.method === 'PATCH',
     isFinal: (entry) => entry.method === 'PATCH' && entry.headers['upload-length'] !== undefined,
     // The proxy holds each PATCH before forwarding it: a kill can land before the server has it.
@@ -127,8 +127,8 @@ async function startS3() {
   return {
     name: 's3',
     hooks,
-    // Parts are 5 MiB (the fixture's chunkSize): up to four parts, or one PutObject when small.
-    sizes: { min: 5 * 1024 * 1024 + 1, max: 17 * 1024 * 1024, small: 0.1 },
+    // Parts are 5 MiB (the fixture's chunkSize): up to three parts, or one PutObject when small.
+    sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1 },
     isUpload: (entry) => entry.method === 'PUT',
     isFinal: (entry) => (entry.method === 'POST' && entry.path.includes('uploadId=')) || (entry.method === 'PUT' && !entry.path.includes('uploadId=')),
     widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),

@@ -34,6 +34,7 @@ export interface ObjectRecord {
   wronglyFinalized: number;
   skipped: string | undefined;
   damage?: string;
+  finalizedBeforeRefusal?: boolean;
   variant?: string;
   problems: string[];
 }
@@ -60,6 +61,7 @@ export interface Summary {
   storedExactly: number;
   typedFailures: number;
   expectedTypedFailures: number;
+  refusalsAfterFinal: number;
   untypedCrashes: number;
   hangs: number;
   leftoverTemporaryFiles: number;
