@@ -77,8 +77,8 @@ function report(summary, seed) {
     `\n### ${summary.protocol} (seed ${seed}, ${summary.seconds} s)`,
     '',
     `objects ${summary.objects}, processes ${summary.attempts}, kills ${summary.kills} (in their window ${summary.killsInWindow}), stored exactly ${summary.storedExactly}, ` +
-      `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures}, untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
-      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}), ` +
+      `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures} (${summary.refusalsAfterFinal} resumes found the upload finished, ${summary.noCheckpointNeeded} single PutObjects needed no checkpoint), untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
+      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}), ` +
       `corrupted objects ${summary.corrupted}, wrongly finalized ${summary.wronglyFinalized}, exits ${JSON.stringify(summary.exitCodes)}`,
     '',
     '| moment | processes | kills | kills in window | outran (ran to the end) | objects stored exactly |',

@@ -54,7 +54,7 @@ async function startGcs() {
   return {
     name: 'gcs',
     hooks,
-    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1 },
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1, textShare: 0.5 },
     isUpload: (entry) => entry.kind === 'upload',
     isFinal: (entry) => entry.kind === 'upload' && /\/\d+$/.test(entry.contentRange ?? ''),
     widenFinal() {},
@@ -87,7 +87,7 @@ async function startTus() {
   return {
     name: 'tus',
     hooks,
-    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1 },
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1, textShare: 0.5 },
     isUpload: (entry) => entry.method === 'PATCH',
     isFinal: (entry) => entry.method === 'PATCH' && entry.headers['upload-length'] !== undefined,
     // The proxy holds each PATCH before forwarding it: a kill can land before the server has it.
@@ -128,8 +128,9 @@ async function startS3() {
     name: 's3',
     hooks,
     // Parts are 5 MiB (the fixture's chunkSize): up to three parts, or one PutObject when small.
-    sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1 },
+    sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1, textShare: 0.15 },
     isUpload: (entry) => entry.method === 'PUT',
+    isSinglePut: (entry) => entry.method === 'PUT' && !entry.path.includes('uploadId='),
     isFinal: (entry) => (entry.method === 'POST' && entry.path.includes('uploadId=')) || (entry.method === 'PUT' && !entry.path.includes('uploadId=')),
     widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
     clearFaults: () => proxy.clearFaults(),

@@ -23,6 +23,7 @@ export interface ObjectRecord {
   exitCodes: Record<string, number>;
   completed: boolean;
   storedExactly: boolean;
+  freshRestarts: number;
   typedFailures: Array<{ code: string; message: string }>;
   expectedFailures: Array<{ code: string; message: string }>;
   untypedCrashes: number;
@@ -35,6 +36,7 @@ export interface ObjectRecord {
   skipped: string | undefined;
   damage?: string;
   finalizedBeforeRefusal?: boolean;
+  noCheckpointNeeded?: boolean;
   variant?: string;
   problems: string[];
 }
@@ -62,12 +64,14 @@ export interface Summary {
   typedFailures: number;
   expectedTypedFailures: number;
   refusalsAfterFinal: number;
+  noCheckpointNeeded: number;
   untypedCrashes: number;
   hangs: number;
   leftoverTemporaryFiles: number;
   checkpointsLeft: number;
   orphanUploads: number;
   orphanUploadsWithParts: number;
+  freshRestarts: number;
   corrupted: number;
   wronglyFinalized: number;
   exitCodes: Record<string, number>;
