@@ -34,7 +34,7 @@ export function runAttempt({ server, object, paths, resume, plan, timeoutMs }) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...object.env },
   });
-  const result = { moment: plan?.moment ?? 'none', killed: false, inWindow: undefined, code: null, signal: null, hang: false, done: false, error: undefined, uploads: 0, serverActed: false, singlePut: false, stderr: '' };
+  const result = { moment: plan?.moment ?? 'none', killed: false, inWindow: undefined, code: null, signal: null, hang: false, done: false, error: undefined, uploads: 0, serverActed: false, singlePut: false, sentFinal: false, stderr: '' };
   const timers = new Set();
   const later = (ms, fn) => {
     const timer = setTimeout(() => {
@@ -58,6 +58,7 @@ export function runAttempt({ server, object, paths, resume, plan, timeoutMs }) {
   server.hooks.onEntry = (entry) => {
     mine.add(entry);
     if (server.isSinglePut?.(entry)) result.singlePut = true;
+    if (server.isFinal(entry)) result.sentFinal = true;
     trigger.onRequest?.(entry);
     if (!server.isUpload(entry)) return;
     result.uploads++;
