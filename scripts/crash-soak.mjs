@@ -77,7 +77,7 @@ function report(summary, seed) {
     `\n### ${summary.protocol} (seed ${seed}, ${summary.seconds} s)`,
     '',
     `objects ${summary.objects}, processes ${summary.attempts}, kills ${summary.kills} (in their window ${summary.killsInWindow}), stored exactly ${summary.storedExactly}, ` +
-      `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures} (${summary.refusalsAfterFinal} resumes found the upload finished, ${summary.noCheckpointNeeded} single PutObjects needed no checkpoint), untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
+      `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures} (${summary.refusalsAfterFinal} resumes found the upload finished, ${summary.noCheckpointNeeded} single PutObjects needed no checkpoint), killed after finishing ${summary.killedAfterFinish}, untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
       `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}), ` +
       `corrupted objects ${summary.corrupted}, wrongly finalized ${summary.wronglyFinalized}, exits ${JSON.stringify(summary.exitCodes)}`,
     '',

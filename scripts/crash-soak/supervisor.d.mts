@@ -37,6 +37,7 @@ export interface ObjectRecord {
   damage?: string;
   finalizedBeforeRefusal?: boolean;
   noCheckpointNeeded?: boolean;
+  killedAfterFinish?: boolean;
   variant?: string;
   problems: string[];
 }
@@ -65,6 +66,7 @@ export interface Summary {
   expectedTypedFailures: number;
   refusalsAfterFinal: number;
   noCheckpointNeeded: number;
+  killedAfterFinish: number;
   untypedCrashes: number;
   hangs: number;
   leftoverTemporaryFiles: number;

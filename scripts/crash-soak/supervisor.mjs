@@ -132,8 +132,13 @@ async function uploadUntilDone(context, { maxKills, firstResume }) {
     if (resume && !existsSync(paths.checkpoint)) record.freshRestarts++;
     const result = await runAttempt({ server, object, paths, resume, plan, timeoutMs: ATTEMPT_TIMEOUT_MS });
     tally(record, result);
-    await checkFinal(record, object, input, `after attempt ${record.attempts}`);
+    const stored = await checkFinal(record, object, input, `after attempt ${record.attempts}`);
     if (result.hang || !result.killed) return result;
+    // Killed after it had finished and cleared its checkpoint: nothing is left to resume.
+    if (stored.final && !existsSync(paths.checkpoint)) {
+      record.killedAfterFinish = true;
+      return { ...result, done: true, code: 0 };
+    }
     resume = true;
     // A resume comes a moment after the crash, as a restarted job's does.
     await sleep(rng.int(0, 40));
@@ -421,6 +426,7 @@ export function summarize(name, records) {
     expectedTypedFailures: sum((record) => record.expectedFailures.length),
     refusalsAfterFinal: records.filter((record) => record.finalizedBeforeRefusal).length,
     noCheckpointNeeded: records.filter((record) => record.noCheckpointNeeded).length,
+    killedAfterFinish: records.filter((record) => record.killedAfterFinish).length,
     untypedCrashes: sum((record) => record.untypedCrashes),
     hangs: sum((record) => record.hangs),
     leftoverTemporaryFiles: sum((record) => record.leftoverTemporaryFiles),
