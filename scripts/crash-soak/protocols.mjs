@@ -1,0 +1,157 @@
+// The three servers the crash soak uploads to, each with what the supervisor needs to know about
+// an object: the fixture's arguments, which requests carry bytes or finalize, what is stored and
+// what is left open. One set per worker, so one worker's faults never reach the other's objects.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { Server } from '@tus/server';
+import { createTusUpload } from '../../dist/index.js';
+import { createS3TestServer, createTestServer, startFaultProxy } from '../../dist/testing/index.js';
+import { listenOnLoopback } from '../../dist/testing/loopback.js';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures');
+const GCS_FIXTURE = join(fixtures, 'crash-upload.mjs');
+const S3_FIXTURE = join(fixtures, 'crash-upload-s3.mjs');
+
+/**
+ * Calls `onEntry` for every entry a server or proxy logs, and `onStatus` when its status is set
+ * (the server answered): the supervisor kills at those instants instead of polling for them.
+ */
+function watchLog(log, hooks) {
+  const push = log.push.bind(log);
+  log.push = (...entries) => {
+    for (const entry of entries) {
+      let status = entry.status;
+      Object.defineProperty(entry, 'status', {
+        enumerable: true,
+        configurable: true,
+        get: () => status,
+        set(value) {
+          status = value;
+          hooks.onStatus?.(entry);
+        },
+      });
+      hooks.onEntry?.(entry);
+    }
+    return push(...entries);
+  };
+}
+
+/** GCS resumable sessions on the test server; answers held `latencyMs` after the server acted. */
+async function startGcs() {
+  // Latency after the server acts opens the window "finalized, answer not yet heard"; the rate
+  // cap keeps a chunk's body on the wire long enough to be cut.
+  const server = await createTestServer({ latencyMs: 15, bandwidth: 48 * 1024 * 1024 });
+  const hooks = {};
+  let sessionId;
+  watchLog(server.requests, {
+    onEntry: (entry) => entry.sessionId === sessionId && hooks.onEntry?.(entry),
+    onStatus: (entry) => entry.sessionId === sessionId && hooks.onStatus?.(entry),
+  });
+  return {
+    name: 'gcs',
+    hooks,
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1, textShare: 0.5 },
+    isUpload: (entry) => entry.kind === 'upload',
+    isFinal: (entry) => entry.kind === 'upload' && /\/\d+$/.test(entry.contentRange ?? ''),
+    widenFinal() {},
+    async newObject() {
+      const uri = server.createSession();
+      sessionId = server.session(uri).id;
+      return {
+        fixture: GCS_FIXTURE,
+        args: (paths, resume) => [resume && existsSync(paths.checkpoint) ? '-' : uri, paths.input, paths.checkpoint, 'gcs'],
+        env: {},
+        stored() {
+          const snapshot = server.session(uri);
+          return { final: snapshot.finalized, data: snapshot.object?.data };
+        },
+        openUploads: () => [],
+      };
+    },
+    close: () => server.close(),
+  };
+}
+
+/** tus 1.0 on @tus/server with @tus/file-store, behind the fault proxy (as test/integration/tus-server.ts). */
+async function startTus() {
+  const directory = await mkdtemp(join(tmpdir(), 'rws-soak-tus-'));
+  const tus = new Server({ path: '/files', datastore: new FileStore({ directory }) });
+  const listener = await listenOnLoopback(createServer((req, res) => void tus.handle(req, res)));
+  const proxy = await startFaultProxy({ target: `http://127.0.0.1:${listener.port}` });
+  const hooks = {};
+  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  return {
+    name: 'tus',
+    hooks,
+    sizes: { min: 64 * 1024, max: 2 * 1024 * 1024, small: 0.1, textShare: 0.5 },
+    isUpload: (entry) => entry.method === 'PATCH',
+    isFinal: (entry) => entry.method === 'PATCH' && entry.headers['upload-length'] !== undefined,
+    // The proxy holds each PATCH before forwarding it: a kill can land before the server has it.
+    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'PATCH', times: 1_000_000 }),
+    clearFaults: () => proxy.clearFaults(),
+    async newObject() {
+      const url = await createTusUpload({ endpoint: `${proxy.url}/files` });
+      const id = new URL(url).pathname.split('/').pop();
+      return {
+        fixture: GCS_FIXTURE,
+        args: (paths, resume) => [resume && existsSync(paths.checkpoint) ? '-' : url, paths.input, paths.checkpoint, 'tus'],
+        env: {},
+        async stored() {
+          const info = JSON.parse(await readFile(join(directory, `${id}.json`), 'utf8'));
+          const data = await readFile(join(directory, id));
+          return { final: info.size !== undefined && data.length === info.size, data };
+        },
+        openUploads: () => [],
+      };
+    },
+    async close() {
+      await proxy.close();
+      await listener.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** S3 multipart on the S3 test server, behind the fault proxy. */
+async function startS3() {
+  const s3 = await createS3TestServer();
+  const proxy = await startFaultProxy({ target: s3.endpoint });
+  const hooks = {};
+  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const env = { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey };
+  let counter = 0;
+  return {
+    name: 's3',
+    hooks,
+    // Parts are 5 MiB (the fixture's chunkSize): up to three parts, or one PutObject when small.
+    sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1, textShare: 0.15 },
+    isUpload: (entry) => entry.method === 'PUT',
+    isSinglePut: (entry) => entry.method === 'PUT' && !entry.path.includes('uploadId='),
+    isFinal: (entry) => (entry.method === 'POST' && entry.path.includes('uploadId=')) || (entry.method === 'PUT' && !entry.path.includes('uploadId=')),
+    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
+    clearFaults: () => proxy.clearFaults(),
+    async newObject() {
+      const key = `soak/object-${++counter}.gz`;
+      return {
+        fixture: S3_FIXTURE,
+        args: (paths, resume) => [proxy.url, paths.input, paths.checkpoint, resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh'],
+        env: { ...env, CRASH_S3_KEY: key },
+        stored() {
+          const data = s3.object('bkt', key);
+          return { final: data !== undefined, data };
+        },
+        openUploads: () => s3.openUploads().filter((upload) => upload.key === `bkt/${key}`),
+      };
+    },
+    async close() {
+      await proxy.close();
+      await s3.close();
+    },
+  };
+}
+
+export const PROTOCOLS = { gcs: startGcs, tus: startTus, s3: startS3 };
