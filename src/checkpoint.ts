@@ -9,6 +9,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CheckpointError, redactUrl, ResumeMismatchError, type ErrorContext } from './errors.js';
 import type { ProtocolName } from './protocol.js';
+import { isProtocolName } from './protocols/index.js';
 
 export interface Checkpoint {
   readonly version: 1;
@@ -61,7 +62,7 @@ export function parseCheckpoint(value: unknown): Checkpoint {
   if (!Number.isSafeInteger(raw.bytesCommitted) || (raw.bytesCommitted as number) < 0) {
     throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
   }
-  if (raw.protocol !== undefined && raw.protocol !== 'gcs' && raw.protocol !== 'tus' && raw.protocol !== 's3') {
+  if (raw.protocol !== undefined && !isProtocolName(raw.protocol)) {
     throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus' or 's3', received ${JSON.stringify(raw.protocol)}`);
   }
   const partSize = raw.partSize;

@@ -2,8 +2,9 @@
  * The I/O driver: plan a request (upload-state), put it on the wire (the protocol, then the
  * transport), interpret the answer, release what the server confirmed (replay-buffer) and hash
  * it (checksum). One request is in flight at a time while the writer fills the next chunk. After
- * any failed attempt the server is asked where it stands before anything is resent: its
- * committed offset is the only truth.
+ * any failed attempt the server is asked where it stands before anything is resent (an answer
+ * that reports an offset, such as a 308 that kept nothing, is that account): its committed
+ * offset is the only truth.
  *
  * Coordination is by awaited promises: the loop awaits data, writers await room; events are only
  * for users.

@@ -17,6 +17,7 @@ import {
   type ProtocolName,
   type ResumableWriteStreamOptions,
 } from '../index.js';
+import { isOffsetProtocolName, PROTOCOLS } from '../protocols/index.js';
 import { inFlags, UPLOAD_FLAGS } from './output.js';
 import { createReporter, type FailureSummary, type ReporterMode } from './reporters.js';
 import { parseCount, parseSize, UsageError } from './units.js';
@@ -181,9 +182,9 @@ function parseProtocol(value: string | undefined, saved: Checkpoint | undefined,
   if (saved !== undefined && saved.protocol !== 's3' && s3) throw new UsageError(`the --resume file is the checkpoint of a ${saved.protocol} upload, not S3: leave out --s3`);
   if (value === undefined) return s3 ? 's3' : (saved?.protocol ?? 'gcs');
   if (saved !== undefined && value !== saved.protocol) throw new UsageError(`the --resume file is the checkpoint of a ${saved.protocol} upload: --protocol ${value} does not match`);
-  if ((value === 'gcs' || value === 'tus') && !s3) return value;
+  if (isOffsetProtocolName(value) && !s3) return value;
   if (value === 's3' && s3) return value;
-  throw new UsageError(s3 ? '--s3 goes with --protocol s3 (or no --protocol)' : `--protocol expects gcs or tus (S3: --s3 s3://BUCKET/KEY), not ${JSON.stringify(value)}`);
+  throw new UsageError(s3 ? '--s3 goes with --protocol s3 (or no --protocol)' : `--protocol expects ${Object.keys(PROTOCOLS).join(' or ')} (S3: --s3 s3://BUCKET/KEY), not ${JSON.stringify(value)}`);
 }
 
 /** `--s3 s3://BUCKET/KEY` with --endpoint, --region, --queue-size; credentials from the AWS_* environment. */

@@ -87,8 +87,8 @@ export function parseUploadUrl(url: string): { origin: string; objectPath: strin
 /**
  * Signs a request (SigV4, service s3) at the moment it is sent: a retry minutes later gets a
  * fresh signature. Bodies are not hashed into the signature (`UNSIGNED-PAYLOAD`, as the AWS
- * SDKs do for streamed bodies); each part carries its own `Content-MD5` or
- * `x-amz-checksum-crc32c`, which S3 verifies.
+ * SDKs do for streamed bodies); with a checksum asked for, each part carries its own `Content-MD5`
+ * or `x-amz-checksum-crc32c`, which S3 verifies.
  */
 export function signRequest(target: S3Target, credentials: S3Credentials, method: S3Request['method'], pathAndQuery: string, headers: Record<string, string> = {}): S3Request {
   const url = new URL(`${target.origin}${pathAndQuery}`);
