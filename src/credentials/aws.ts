@@ -6,7 +6,7 @@
  * ten-hour upload outlives one-hour credentials.
  */
 import { CredentialsError } from '../errors.js';
-import { importOptional } from './optional.js';
+import { describeCause, importOptional } from './optional.js';
 
 export interface S3Credentials {
   readonly accessKeyId: string;
@@ -109,9 +109,4 @@ function checkCredentials(value: unknown): S3Credentials {
     throw new CredentialsError('the `s3.credentials` provider gave an `expiration` that is not a valid Date');
   }
   return credentials as S3Credentials;
-}
-
-function describeCause(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }

@@ -7,7 +7,7 @@
  * unless they are given or `useAuthWithCustomEndpoint` asks for them, as @google-cloud/storage does.
  */
 import { CredentialsError } from '../errors.js';
-import { importOptional } from './optional.js';
+import { describeCause, importOptional } from './optional.js';
 
 /** A GoogleAuth, or any google-auth-library AuthClient (JWT, Compute, ExternalAccountClient…): what `auth` takes. */
 export interface GoogleAuthLike {
@@ -100,5 +100,5 @@ function credentialsError(error: unknown): CredentialsError {
     );
   }
   if (error instanceof CredentialsError) return error;
-  return new CredentialsError(`getting a Google access token failed: ${message.length > 300 ? `${message.slice(0, 300)}…` : message}`, { cause: error });
+  return new CredentialsError(`getting a Google access token failed: ${describeCause(error)}`, { cause: error });
 }
