@@ -14,20 +14,21 @@
  * Memory: parts in flight stay within a window of `queueSize` part numbers from the oldest
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
  */
-import { makeCheckpoint, resumeCheckpoint, type Checkpoint } from '../checkpoint.js';
-import { StreamDigests, type Digests } from '../checksum.js';
+import { makeCheckpoint, type Checkpoint } from '../checkpoint.js';
+import { StreamDigests } from '../checksum.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
-import { ResumeMismatchError, SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
+import { SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RetryNotice } from '../retry.js';
 import type { Transport } from '../transport.js';
 import type { UploadResult } from '../upload-answers.js';
 import type { Uploader, UploaderHooks } from '../uploader.js';
 import { PartsCaller } from './call.js';
-import { md5Hex, RewriteCheck } from './part-md5s.js';
+import { RewriteCheck } from './part-md5s.js';
 import { PartPlan, type PlannedPart } from './plan.js';
 import type { ListedPart, PartsProtocol, StoredPart } from './protocol.js';
+import { adoptCommitted, keptListed, listStored, loadResumed } from './resume.js';
 import { PartsSession } from './session.js';
 
 const DEFAULT_QUEUE_SIZE = 4;
@@ -100,7 +101,7 @@ export class PartsDriver implements Uploader {
     const overflow = this.plan.onWrite(chunk.byteLength);
     if (overflow !== undefined) throw this.sizeMismatch(overflow);
     this.ledger.append(chunk);
-    if (this.rewrite) this.hashRewritten(this.rewrite);
+    this.rewrite?.absorb(this.ledger);
     this.life.wakeLoop();
   }
 
@@ -158,51 +159,24 @@ export class PartsDriver implements Uploader {
     return new PartPlan(this.protocol.limits, firstPartSize, this.protocol.queueSize ?? DEFAULT_QUEUE_SIZE, this.options.totalSize);
   }
 
-  /** Resuming: the upload's parts (listed); the offset the input starts at. */
+  /** Resuming: the upload's parts (listed) and the strategy; the offset the input starts at. */
   private async prepare(): Promise<number> {
-    const { resume, checkpointStore, resumeInput, protocol } = this.options;
-    if (resume === undefined) return 0;
-    const checkpoint = await resumeCheckpoint(resume, checkpointStore, protocol, this.context());
-    if (checkpoint === undefined) return 0;
-    const uploadId = this.protocol.parseSessionUrl(checkpoint.url);
-    if (uploadId === undefined) throw new ResumeMismatchError(`the checkpoint is for another object than ${this.redactedUrl}`, this.context());
+    const resumed = await loadResumed(this.options, this.protocol, this.call);
+    if (resumed === undefined) return 0;
+    const { checkpoint, uploadId } = resumed;
     this.session.resumed(uploadId);
     this.plan = this.planFrom(checkpoint.partSize ?? this.options.chunkSize);
     this.plan.resumed();
-    try {
-      this.listed = await this.protocol.listParts(this.call, uploadId);
-    } catch (error) {
-      if (!(error instanceof SessionExpiredError) || resumeInput !== 'from-start') throw error;
-      this.rewrite = new RewriteCheck(error, (partNumber) => this.plan.sizeOf(partNumber));
+    const listed = await listStored(this.protocol, this.call, uploadId, this.options.resumeInput);
+    if (listed instanceof SessionExpiredError) {
+      this.rewrite = new RewriteCheck(listed, (partNumber) => this.plan.sizeOf(partNumber));
       return 0;
     }
-    return resumeInput === 'from-start' ? 0 : this.adoptCommitted(checkpoint);
-  }
-
-  /** From the committed offset: the parts below it are on the server, and their bytes won't come again. */
-  private adoptCommitted(checkpoint: Checkpoint): number {
-    const offset = checkpoint.bytesCommitted;
-    const missing = this.plan.adoptBelow(offset, (part) => this.adoptListed(part));
-    if (missing === 'not-boundary') throw new ResumeMismatchError(`the checkpoint's offset ${offset} is not a part boundary`, this.context());
-    if (missing !== undefined) {
-      throw new ResumeMismatchError(`part ${missing.partNumber} below the checkpoint's offset ${offset} is not on the server; resume with resumeInput 'from-start'`, this.context());
-    }
-    this.ledger.resumeAt(offset, checkpoint.crc32cState ?? 0);
-    return offset;
-  }
-
-  private adoptListed(part: PlannedPart): boolean {
-    const listed = this.listed.get(part.partNumber);
-    if (!listed || listed.size !== part.length) return false;
-    this.stored.set(part.partNumber, { ...part, tag: listed.tag, verified: false });
-    return true;
-  }
-
-  /** The upload was gone on resume: what is written again is only hashed, then dropped. */
-  private hashRewritten(rewrite: RewriteCheck): void {
-    const from = this.ledger.buffer.releasedOffset;
-    rewrite.update(this.ledger.view(from, this.ledger.buffer.bytesAppended - from));
-    this.ledger.release(this.ledger.buffer.bytesAppended);
+    this.listed = listed;
+    if (this.options.resumeInput === 'from-start') return 0;
+    adoptCommitted(this.plan, listed, this.stored, this.call, checkpoint.bytesCommitted);
+    this.ledger.resumeAt(checkpoint.bytesCommitted, checkpoint.crc32cState ?? 0);
+    return checkpoint.bytesCommitted;
   }
 
   /** Sends parts as their bytes come, until the writer ended and every part is back. */
@@ -246,19 +220,10 @@ export class PartsDriver implements Uploader {
   private async sendPart(part: PlannedPart): Promise<StoredPart> {
     const body = this.ledger.view(part.start, part.length);
     const digests = new StreamDigests(this.protocol.partChecksum(this.options.checksum)).digestWith(body);
-    const kept = this.keepListed(part, body, digests);
+    const kept = keptListed(this.listed.get(part.partNumber), part, body, digests);
     if (kept) return kept;
     const uploadId = await this.session.ensure();
     return this.protocol.putPart(this.call, uploadId, { ...part, body, digests });
-  }
-
-  /** A part a crashed process stored is kept when the bytes written again have its MD5; otherwise it is sent again. */
-  private keepListed(part: PlannedPart, body: readonly Uint8Array[], digests: Digests): StoredPart | undefined {
-    const listed = this.listed.get(part.partNumber);
-    if (!listed || listed.size !== part.length || listed.md5Hex === undefined) return undefined;
-    const ours = digests.md5 === undefined ? md5Hex(body) : Buffer.from(digests.md5, 'base64').toString('hex');
-    if (listed.md5Hex !== ours) return undefined;
-    return { ...part, tag: listed.tag, md5Hex: ours, verified: true };
   }
 
   /** After every stored part: the committed offset moves over the run of finished parts from part 1. */

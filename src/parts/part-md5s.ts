@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Digests } from '../checksum.js';
+import type { CommittedLedger } from '../core/ledger.js';
 import type { ResumableUploadError } from '../errors.js';
 import type { WrittenObject } from './protocol.js';
 
@@ -62,9 +63,13 @@ export class RewriteCheck {
     this.parts = new PartMd5s(sizeOf);
   }
 
-  update(pieces: readonly Uint8Array[]): void {
+  /** Hashes what the ledger holds (as parts, as a whole, and into its stream digests), then drops it. */
+  absorb(ledger: CommittedLedger): void {
+    const from = ledger.buffer.releasedOffset;
+    const pieces = ledger.view(from, ledger.buffer.bytesAppended - from);
     this.parts.update(pieces);
     for (const piece of pieces) this.whole.update(piece);
+    ledger.release(ledger.buffer.bytesAppended);
   }
 
   written(size: number, digests: Digests): WrittenObject {
