@@ -7,7 +7,7 @@
 import { AbortedError, ResumeMismatchError, type ErrorContext, type ResumableUploadError } from '../errors.js';
 import { Wakeup } from '../wakeup.js';
 
-/** Answer bodies are read up to this many bytes (a status page, an XML error): bounded memory. */
+/** Answer bodies are read up to this many bytes (JSON object metadata, an XML error; more is never read): bounded memory. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export interface LifecycleOptions {

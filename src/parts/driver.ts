@@ -7,7 +7,7 @@
  *
  * Guarantees, as with every protocol: the upload is completed only from `end()` after every part
  * succeeded — a part that fails for good fails the stream and the upload is aborted (unless parts
- * are kept for a resume), never completed without it (aws-sdk-js-v3 issue 2311). A stream that
+ * are kept for a resume), never completed without it. A stream that
  * fits in one part is one whole PUT. The upload id is checkpointed, and the save awaited, before
  * any part goes; every save is awaited before the completion.
  *

@@ -40,8 +40,8 @@ export function reachOf(limits: PartLimits, first: number, stepParts: number): n
 /**
  * How many parts share a size: the largest whole hundred (else the largest count) at which
  * `maxParts` parts from the smallest part reach the largest object; 1 when even doubling every
- * part falls short. Whole hundreds keep the schedule easy to state (S3: 900, so its sizes are
- * those its checkpoints were cut with).
+ * part falls short. Whole hundreds keep the schedule easy to state (for limits like S3's: 900, so
+ * the sizes stay those its checkpoints were cut with).
  */
 export function sizeStepParts(limits: PartLimits): number {
   const first = Math.max(1, limits.minPartSize);
