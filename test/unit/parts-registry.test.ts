@@ -13,7 +13,7 @@ const call: PartsCall = {
   redactedUrl: 'http://127.0.0.1:9/bkt/a/b%20c?uploadId=<redacted>',
   context: () => ({ bytesCommitted: 0 }),
 };
-const answer = (status: number, body = ''): TransportAnswer => ({ status, headers: {}, body });
+const answer = (status: number, body = ''): TransportAnswer => ({ status, headers: {}, body, bodyTruncated: false });
 const s3Error = (code: string) => `<?xml version="1.0"?><Error><Code>${code}</Code><Message>m</Message></Error>`;
 
 describe('registries', () => {
