@@ -22,11 +22,11 @@
  * switches behave as Ceph RGW 16 does: `ignoreChecksums`, `emptyCompleteEtag`, `uploadGoneCode`.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32cUpdate as crc32c } from '../crc32c.js';
 import { XMLParser } from 'fast-xml-parser';
 import { crcToBase64 } from '../checksum.js';
-import { listenOnLoopback } from './loopback.js';
+import { headerValue as header, pickHeaders, readAll, RequestLog, startLoopbackServer } from './http-harness.js';
 
 /** A key pair the server accepts: with `sessionToken` only together with it, with `expiresAt` (ms since the epoch) only before then. */
 export interface S3TestKey {
@@ -145,11 +145,11 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const ignoreChecksums = options.ignoreChecksums === true;
   const goneCode = options.uploadGoneCode ?? 'NoSuchUpload';
   const uploads = new Map<string, OpenUpload>();
-  const requests: S3LogEntry[] = [];
+  const log = new RequestLog<S3LogEntry>();
   let failNextComplete = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
-    const body = await readBody(req);
+    const body = await readAll(req);
     (entry as { bytes: number }).bytes = body.length;
     verifySignature(req, options.verifyDigests === false ? undefined : body, keys, region);
     checkSseCustomerKey(req);
@@ -252,7 +252,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     throw new S3Failure(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
   };
 
-  const server = createServer((req, res) => {
+  const server = await startLoopbackServer((req, res) => {
     const { authorization, ...sent } = flatHeaders(req);
     const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization ?? '')?.[1]?.split(';') ?? [];
     const accessKeyId = /Credential=([^/]+)\//.exec(authorization ?? '')?.[1];
@@ -260,7 +260,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     // Named before the body is read, so a request cut mid-body is logged for what it was.
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     if (req.method === 'PUT' && query.has('partNumber')) set(entry, 'part', Number(query.get('partNumber')));
-    requests.push(entry);
+    log.add(entry);
     handle(req, res, entry)
       .then(() => {
         entry.status = res.statusCode;
@@ -271,13 +271,12 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
         if (!res.headersSent) sendXml(res, failure.status, `<Error><Code>${failure.code}</Code><Message>${escape(failure.message)}</Message></Error>`);
       });
   });
-  const listener = await listenOnLoopback(server);
 
   return {
-    endpoint: `http://127.0.0.1:${listener.port}`,
+    endpoint: server.url,
     credentials,
     region,
-    requests,
+    requests: log.entries,
     addKey: (key) => void keys.set(key.accessKeyId, key),
     object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
     objectHeaders: (bucket, key) => objects.get(`${bucket}/${key}`)?.headers,
@@ -285,7 +284,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     completeErrorOnce() {
       failNextComplete = true;
     },
-    close: () => listener.close(),
+    close: () => server.close(),
   };
 }
 
@@ -294,28 +293,13 @@ function set(entry: S3LogEntry, operation: string, partNumber?: number): void {
   (entry as { partNumber: number | undefined }).partNumber = partNumber;
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 function sendXml(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
 }
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function flatHeaders(req: IncomingMessage): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const name of Object.keys(req.headers)) flat[name] = header(req, name) as string;
-  return flat;
-}
+const flatHeaders = (req: IncomingMessage) => pickHeaders(req, Object.keys(req.headers));
 
 /** Headers S3 keeps with an object (what CreateMultipartUpload or PutObject was given). */
 const KEPT_HEADERS = /^(x-amz-meta-.+|x-amz-server-side-encryption.*|x-amz-storage-class|x-amz-acl|x-amz-grant-.+|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.+|cache-control|content-disposition|content-encoding|content-language|content-type|expires)$/;

@@ -1,10 +1,12 @@
 /**
  * One resumable upload session of the test server, with GCS's persistence rules and no HTTP:
  * bytes are persisted append-only, overlap with persisted bytes is trimmed, a gap is refused,
- * interrupted requests persist in whole steps (256 KiB), and finalizing computes the object's
- * MD5 and CRC32C (base64, as GCS reports them).
+ * interrupted requests persist in whole steps (256 KiB), a data request's range must agree with
+ * its length and the declared total, a final `X-Goog-Hash` must match, and finalizing computes
+ * the object's MD5 and CRC32C (base64, as GCS reports them).
  */
 import { createHash, type Hash } from 'node:crypto';
+import { CHUNK_ALIGNMENT, type ParsedContentRange } from '../content-range.js';
 import { crc32cUpdate as crc32c } from '../crc32c.js';
 import type { ArmedRule } from './faults.js';
 
@@ -64,10 +66,6 @@ export class UploadSession {
     return this.object !== undefined;
   }
 
-  /**
-   * Persists `bytes` received for object offset `start`. `complete` requests persist everything
-   * new; interrupted ones (and `limit`ed ones) round down to the persistence step.
-   */
   /** Whether persisting needs the bytes themselves (to store, hash or compare), or only their count. */
   get needsBytes(): boolean {
     return this.storeBytes || this.computeDigests !== false || this.corruptNext;
@@ -100,6 +98,45 @@ export class UploadSession {
     }
     this.append((body.bytes as Buffer).subarray(skip, skip + freshLength));
     return { ok: true };
+  }
+
+  /**
+   * GCS's rules for a request's range (`declaredLength`: its Content-Length, `received`: what
+   * arrived); a string says why it is refused with 400.
+   */
+  refusal(range: ParsedContentRange, declaredLength: number, received: number): string | undefined {
+    if (range.total !== undefined && this.total !== undefined && range.total !== this.total) {
+      return `total ${range.total} differs from the total ${this.total} declared before`;
+    }
+    const total = range.total ?? this.total;
+    if (range.start === undefined) {
+      return total !== undefined && this.persisted > total ? `${this.persisted} bytes persisted, more than total ${total}` : undefined;
+    }
+    const length = (range.end as number) - range.start + 1;
+    if (declaredLength !== length || received !== length) {
+      return `Content-Range covers ${length} bytes but Content-Length is ${declaredLength} and ${received} arrived`;
+    }
+    if (total !== undefined && (range.end as number) + 1 > total) return `range ends past total ${total}`;
+    const isFinal = total !== undefined && (range.end as number) + 1 === total;
+    if (!isFinal && length % CHUNK_ALIGNMENT !== 0) return `non-final chunk of ${length} bytes: must be a multiple of 262144`;
+    return undefined;
+  }
+
+  /**
+   * GCS refuses to finalize when `X-Goog-Hash` disagrees with the bytes it holds: the JSON error
+   * body, in GCS's words (400) or storage-testbench's (412), or undefined when it agrees.
+   */
+  hashRefusal(googHash: string, status: 400 | 412): string | undefined {
+    const actual = this.digests();
+    for (const part of googHash.split(',')) {
+      const [name, value] = [part.slice(0, part.indexOf('=')).trim(), part.slice(part.indexOf('=') + 1).trim()];
+      const calculated = name === 'crc32c' ? actual.crc32c : name === 'md5' ? actual.md5Hash : undefined;
+      if (calculated === undefined || calculated === value) continue;
+      if (status === 412) return JSON.stringify({ error: { code: 412, message: `${name} validation failed. Expected ${calculated}, got ${value}` } });
+      const label = name === 'crc32c' ? 'CRC32C' : 'MD5';
+      return JSON.stringify({ error: { code: 400, message: `Provided ${label} "${value}" doesn't match calculated ${label} "${calculated}".` } });
+    }
+    return undefined;
   }
 
   /** A restore point, to refuse a final request without keeping any of it (see rollback). */
