@@ -64,21 +64,22 @@ export interface WireScript {
 
 /**
  * A server on 127.0.0.1 that answers a script, as Go's resumable tests do: each request is
- * written as `METHOD /path?sorted=query name: value …` (the `keyHeaders` it carries) and answered
+ * written as `METHOD /path?sorted=query name: value …` (the `keyHeaders` it carries, which may
+ * depend on the method) and answered
  * by the next step. A request beyond the script gets 400 (a client's cue to stop), so a test
  * compares `seen` with the script's lines and fails on leftovers and on extras alike.
  */
-export async function createWireScript(steps: WireStep[], keyHeaders: readonly string[]): Promise<WireScript> {
+export async function createWireScript(steps: WireStep[], keyHeaders: readonly string[] | ((method: string) => readonly string[])): Promise<WireScript> {
   const queue = [...steps];
   const seen: string[] = [];
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (chunk: Buffer) => parts.push(chunk));
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://wire');
-      url.searchParams.sort();
-      const request: WireRequest = { method: req.method ?? '', path: `${url.pathname}${url.search}`, headers: req.headers, body: Buffer.concat(parts) };
-      const shown = keyHeaders.filter((name) => req.headers[name] !== undefined).map((name) => ` ${name}: ${String(req.headers[name])}`);
+      const [pathname, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+      const sorted = query.split('&').filter(Boolean).sort((a, b) => a.split('=')[0]!.localeCompare(b.split('=')[0]!));
+      const request: WireRequest = { method: req.method ?? '', path: sorted.length === 0 ? pathname : `${pathname}?${sorted.join('&')}`, headers: req.headers, body: Buffer.concat(parts) };
+      const shown = (typeof keyHeaders === 'function' ? keyHeaders(request.method) : keyHeaders).filter((name) => req.headers[name] !== undefined).map((name) => ` ${name}: ${String(req.headers[name])}`);
       seen.push(`${request.method} ${request.path}${shown.join('')}`);
       const step = queue.shift();
       if (!step) return void res.writeHead(400, { 'content-type': 'text/plain' }).end('beyond the script');
