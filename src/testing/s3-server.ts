@@ -21,12 +21,12 @@
  * Complete answer 200 with an `<Error>` body without completing (a documented S3 behaviour). Three
  * switches behave as Ceph RGW 16 does: `ignoreChecksums`, `emptyCompleteEtag`, `uploadGoneCode`.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { crc32cUpdate as crc32c } from '../crc32c.js';
-import { XMLParser } from 'fast-xml-parser';
-import { crcToBase64 } from '../checksum.js';
-import { headerValue as header, pickHeaders, readAll, RequestLog, startLoopbackServer } from './http-harness.js';
+import { headerValue as header, readAll, RequestLog, startLoopbackServer } from './http-harness.js';
+import { assemble, checkDigests, checkSseCustomerKey, flatHeaders, md5Hex, objectHeadersOf, requireSameSseKey, visibleHeaders } from './s3-server/rules.js';
+import { verifySignature } from './s3-server/sigv4.js';
+import { escape, S3Failure, sendXml, type OpenUpload, type StoredObject, type StoredPart } from './s3-server/wire.js';
 
 /** A key pair the server accepts: with `sessionToken` only together with it, with `expiresAt` (ms since the epoch) only before then. */
 export interface S3TestKey {
@@ -81,27 +81,6 @@ export interface S3LogEntry {
   readonly accessKeyId: string | undefined;
 }
 
-interface StoredPart {
-  readonly data: Buffer;
-  readonly size: number;
-  readonly etag: string;
-  readonly crc32c: string;
-}
-
-interface OpenUpload {
-  readonly objectKey: string;
-  readonly checksumAlgorithm: string | undefined;
-  readonly parts: Map<number, StoredPart>;
-  /** The object headers given at CreateMultipartUpload, the object's once completed. */
-  readonly headers: Record<string, string>;
-}
-
-interface StoredObject {
-  readonly data: Buffer;
-  readonly etag: string;
-  readonly headers: Record<string, string>;
-}
-
 export interface S3TestServer {
   /** `http://127.0.0.1:PORT`: give it as `s3.endpoint`. */
   readonly endpoint: string;
@@ -121,18 +100,6 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
-const xml = new XMLParser({ parseTagValue: false, ignoreDeclaration: true });
-const md5Hex = (data: Buffer) => createHash('md5').update(data).digest('hex');
-
-class S3Failure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
   const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
@@ -293,163 +260,3 @@ function set(entry: S3LogEntry, operation: string, partNumber?: number): void {
   (entry as { partNumber: number | undefined }).partNumber = partNumber;
 }
 
-function sendXml(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
-}
-
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-const flatHeaders = (req: IncomingMessage) => pickHeaders(req, Object.keys(req.headers));
-
-/** Headers S3 keeps with an object (what CreateMultipartUpload or PutObject was given). */
-const KEPT_HEADERS = /^(x-amz-meta-.+|x-amz-server-side-encryption.*|x-amz-storage-class|x-amz-acl|x-amz-grant-.+|x-amz-tagging|x-amz-website-redirect-location|x-amz-object-lock-.+|cache-control|content-disposition|content-encoding|content-language|content-type|expires)$/;
-
-function objectHeadersOf(req: IncomingMessage): Record<string, string> {
-  return Object.fromEntries(Object.entries(flatHeaders(req)).filter(([name]) => KEPT_HEADERS.test(name)));
-}
-
-/** What HEAD and GET give back: not the SSE-C key, nor ACLs and tags (S3 gives neither). */
-function visibleHeaders(headers: Record<string, string>): Record<string, string> {
-  const hidden = /^(x-amz-server-side-encryption-customer-key|x-amz-acl|x-amz-grant-.+|x-amz-tagging)$/;
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hidden.test(name)));
-}
-
-const SSE_C = 'x-amz-server-side-encryption-customer-';
-
-/** A given SSE-C key must be 256 bits with the MD5 given beside it (S3: 400 InvalidArgument). */
-function checkSseCustomerKey(req: IncomingMessage): void {
-  const key = header(req, `${SSE_C}key`);
-  if (key === undefined && header(req, `${SSE_C}algorithm`) === undefined) return;
-  if (header(req, `${SSE_C}algorithm`) !== 'AES256' || key === undefined || Buffer.from(key, 'base64').length !== 32) {
-    throw new S3Failure(400, 'InvalidArgument', 'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm and a 256-bit key.');
-  }
-  if (header(req, `${SSE_C}key-md5`) !== createHash('md5').update(Buffer.from(key, 'base64')).digest('base64')) {
-    throw new S3Failure(400, 'InvalidArgument', 'The calculated MD5 hash of the key did not match the hash that was provided.');
-  }
-}
-
-/** Bytes written or read under SSE-C need the key they were created with (S3: 400 InvalidRequest). */
-function requireSameSseKey(req: IncomingMessage, created: Record<string, string>): void {
-  const wanted = created[`${SSE_C}key-md5`];
-  if (wanted === undefined || header(req, `${SSE_C}key-md5`) === wanted) return;
-  throw new S3Failure(400, 'InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
-}
-
-/** Content-MD5 and x-amz-checksum-crc32c, when sent, must be those of the body (else 400 BadDigest). */
-function checkDigests(req: IncomingMessage, body: Buffer, requiredAlgorithm: string | undefined, verify: boolean, ignoreChecksums: boolean): { crc32c: string; echo: boolean } {
-  const sentCrc = ignoreChecksums ? undefined : header(req, 'x-amz-checksum-crc32c');
-  if (!verify) return { crc32c: sentCrc ?? '', echo: false };
-  const contentMd5 = header(req, 'content-md5');
-  if (contentMd5 !== undefined && contentMd5 !== createHash('md5').update(body).digest('base64')) {
-    throw new S3Failure(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
-  }
-  const crc = crcToBase64(crc32c(body));
-  if (sentCrc !== undefined && sentCrc !== crc) throw new S3Failure(400, 'BadDigest', 'The CRC32C you specified did not match the calculated checksum.');
-  if (requiredAlgorithm?.toUpperCase() === 'CRC32C' && sentCrc === undefined) {
-    throw new S3Failure(400, 'InvalidRequest', 'The upload was created using a CRC32C checksum; the part must carry x-amz-checksum-crc32c.');
-  }
-  return { crc32c: crc, echo: sentCrc !== undefined };
-}
-
-/** CompleteMultipartUpload's checks, then the object and its multipart ETag. */
-function assemble(upload: OpenUpload, body: string, minPartSize: number, ignoreChecksums: boolean): { data: Buffer; etag: string } {
-  let listed: Array<{ PartNumber?: unknown; ETag?: unknown; ChecksumCRC32C?: unknown }>;
-  try {
-    const parsed = xml.parse(body) as { CompleteMultipartUpload?: { Part?: unknown } };
-    const parts = parsed.CompleteMultipartUpload?.Part;
-    listed = (parts === undefined ? [] : Array.isArray(parts) ? parts : [parts]) as typeof listed;
-  } catch {
-    listed = [];
-  }
-  if (listed.length === 0) throw new S3Failure(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
-  const chosen: StoredPart[] = [];
-  let previous = 0;
-  for (const [index, item] of listed.entries()) {
-    const number = Number(item.PartNumber);
-    if (!(number > previous)) throw new S3Failure(400, 'InvalidPartOrder', 'The list of parts was not in ascending order.');
-    previous = number;
-    const stored = upload.parts.get(number);
-    if (!stored || String(item.ETag).replace(/"/g, '') !== stored.etag.replace(/"/g, '')) {
-      throw new S3Failure(400, 'InvalidPart', `One or more of the specified parts could not be found (part ${number}).`);
-    }
-    if (!ignoreChecksums && item.ChecksumCRC32C !== undefined && item.ChecksumCRC32C !== stored.crc32c) throw new S3Failure(400, 'InvalidPart', `Part ${number}: checksum mismatch.`);
-    if (index < listed.length - 1 && stored.size < minPartSize) {
-      throw new S3Failure(400, 'EntityTooSmall', `Your proposed upload is smaller than the minimum allowed size (part ${number}).`);
-    }
-    chosen.push(stored);
-  }
-  const etagDigest = createHash('md5');
-  for (const part of chosen) etagDigest.update(Buffer.from(part.etag.replace(/"/g, ''), 'hex'));
-  return { data: Buffer.concat(chosen.map((part) => part.data)), etag: `${etagDigest.digest('hex')}-${chosen.length}` };
-}
-
-/** SigV4 (header form), recomputed from the request as received; 403 SignatureDoesNotMatch otherwise. */
-/** 15 minutes, as S3 allows between `x-amz-date` and its own clock. */
-const MAX_SKEW_MS = 15 * 60_000;
-
-/** The key that signed the request, known, unexpired and with its session token; S3's errors otherwise. */
-function knownKey(req: IncomingMessage, keys: ReadonlyMap<string, S3TestKey>, accessKeyId: string): S3TestKey {
-  const key = keys.get(accessKeyId);
-  if (key === undefined) throw new S3Failure(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-  if (key.expiresAt !== undefined && Date.now() >= key.expiresAt) throw new S3Failure(400, 'ExpiredToken', 'The provided token has expired.');
-  if (key.sessionToken !== undefined && header(req, 'x-amz-security-token') !== key.sessionToken) {
-    throw new S3Failure(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
-  }
-  const amzDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(header(req, 'x-amz-date') ?? '');
-  const signedAt = amzDate ? Date.UTC(+amzDate[1]!, +amzDate[2]! - 1, +amzDate[3]!, +amzDate[4]!, +amzDate[5]!, +amzDate[6]!) : Number.NaN;
-  if (!(Math.abs(Date.now() - signedAt) <= MAX_SKEW_MS)) {
-    throw new S3Failure(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.');
-  }
-  return key;
-}
-
-function verifySignature(req: IncomingMessage, body: Buffer | undefined, keys: ReadonlyMap<string, S3TestKey>, region: string): void {
-  const authorization = header(req, 'authorization') ?? '';
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(authorization);
-  if (!match) throw new S3Failure(403, 'AccessDenied', 'Missing or malformed SigV4 Authorization header.');
-  const [, accessKeyId, date, signedRegion, signedHeaders, signature] = match as unknown as string[];
-  const credentials = knownKey(req, keys, accessKeyId as string);
-  if (signedRegion !== region) throw new S3Failure(400, 'AuthorizationHeaderMalformed', `The region '${signedRegion}' is wrong; expecting '${region}'.`);
-  const amzDate = header(req, 'x-amz-date') ?? '';
-  const payloadHash = header(req, 'x-amz-content-sha256') ?? '';
-  if (body !== undefined && payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== createHash('sha256').update(body).digest('hex')) {
-    throw new S3Failure(400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
-  }
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const names = (signedHeaders as string).split(';');
-  if (!names.includes('host') || !names.includes('x-amz-date')) throw new S3Failure(403, 'AccessDenied', 'host and x-amz-date must be signed.');
-  const unsigned = Object.keys(req.headers).filter((name) => name.startsWith('x-amz-') && !names.includes(name));
-  if (unsigned.length > 0) throw new S3Failure(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
-  const canonical = [
-    req.method,
-    url.pathname,
-    canonicalQuery(url.search),
-    ...names.map((name) => `${name}:${(header(req, name) ?? '').trim().replace(/\s+/g, ' ')}`),
-    '',
-    signedHeaders,
-    payloadHash,
-  ].join('\n');
-  const scope = `${date}/${region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${credentials.secretAccessKey}`).update(date as string).digest();
-  for (const part of [region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  if (createHmac('sha256', key).update(toSign).digest('hex') !== signature) {
-    throw new S3Failure(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
-  }
-}
-
-/** Query parameters sorted by name, each name and value RFC 3986-encoded, `name=` for a bare name. */
-function canonicalQuery(search: string): string {
-  const rfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
-  return search
-    .replace(/^\?/, '')
-    .split('&')
-    .filter(Boolean)
-    .map((pair) => {
-      const [name = '', value = ''] = pair.split('=').map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
-      return [rfc3986(name), rfc3986(value)] as const;
-    })
-    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-}
