@@ -21,12 +21,12 @@
  * Complete answer 200 with an `<Error>` body without completing (a documented S3 behaviour). Three
  * switches behave as Ceph RGW 16 does: `ignoreChecksums`, `emptyCompleteEtag`, `uploadGoneCode`.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { headerValue as header, readAll, RequestLog, startLoopbackServer } from './http-harness.js';
-import { assemble, checkDigests, checkSseCustomerKey, flatHeaders, md5Hex, objectHeadersOf, requireSameSseKey, visibleHeaders } from './s3-server/rules.js';
+import { readAll, RequestLog, startLoopbackServer } from './http-harness.js';
+import { OPERATIONS, type S3State } from './s3-server/operations.js';
+import { checkSseCustomerKey, flatHeaders } from './s3-server/rules.js';
 import { verifySignature } from './s3-server/sigv4.js';
-import { escape, S3Failure, sendXml, type OpenUpload, type StoredObject, type StoredPart } from './s3-server/wire.js';
+import { escape, S3Failure, sendXml } from './s3-server/wire.js';
 
 /** A key pair the server accepts: with `sessionToken` only together with it, with `expiresAt` (ms since the epoch) only before then. */
 export interface S3TestKey {
@@ -105,118 +105,31 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
   const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
   const region = options.region ?? 'us-east-1';
   const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
-  const minPartSize = options.minPartSize ?? 5 * 1024 * 1024;
-  const partsPerPage = options.partsPerPage ?? 1000;
-  const keep = (data: Buffer) => (options.storeObjects === false ? Buffer.alloc(0) : data);
-  const objects = new Map<string, StoredObject>();
-  const ignoreChecksums = options.ignoreChecksums === true;
-  const goneCode = options.uploadGoneCode ?? 'NoSuchUpload';
-  const uploads = new Map<string, OpenUpload>();
+  const state: S3State = {
+    minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
+    partsPerPage: options.partsPerPage ?? 1000,
+    verifyDigests: options.verifyDigests !== false,
+    ignoreChecksums: options.ignoreChecksums === true,
+    emptyCompleteEtag: options.emptyCompleteEtag === true,
+    goneCode: options.uploadGoneCode ?? 'NoSuchUpload',
+    objects: new Map(),
+    uploads: new Map(),
+    failNextComplete: false,
+    keep: (data) => (options.storeObjects === false ? Buffer.alloc(0) : data),
+  };
   const log = new RequestLog<S3LogEntry>();
-  let failNextComplete = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
     const body = await readAll(req);
     (entry as { bytes: number }).bytes = body.length;
-    verifySignature(req, options.verifyDigests === false ? undefined : body, keys, region);
+    verifySignature(req, state.verifyDigests ? body : undefined, keys, region);
     checkSseCustomerKey(req);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const objectKey = decodeURIComponent(url.pathname.slice(1));
-    const query = url.searchParams;
-    const uploadId = query.get('uploadId');
-    const upload = uploadId === null ? undefined : uploads.get(uploadId);
-    const needUpload = () => {
-      if (!upload) throw new S3Failure(404, goneCode, goneCode === 'NoSuchKey' ? 'The specified key does not exist.' : 'The specified upload does not exist.');
-      return upload;
-    };
-    if (req.method === 'POST' && query.has('uploads')) {
-      set(entry, 'create');
-      const id = randomBytes(12).toString('hex');
-      const checksumAlgorithm = ignoreChecksums ? undefined : header(req, 'x-amz-checksum-algorithm');
-      uploads.set(id, { objectKey, checksumAlgorithm, parts: new Map(), headers: objectHeadersOf(req) });
-      return sendXml(res, 200, `<InitiateMultipartUploadResult><Key>${escape(objectKey)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
-    }
-    if (req.method === 'PUT' && uploadId !== null) {
-      const partNumber = Number(query.get('partNumber'));
-      set(entry, 'part', partNumber);
-      const open = needUpload();
-      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Failure(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-      requireSameSseKey(req, open.headers);
-      const digests = checkDigests(req, body, open.checksumAlgorithm, options.verifyDigests !== false, ignoreChecksums);
-      open.parts.set(partNumber, { data: keep(body), size: body.length, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
-      res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
-      return;
-    }
-    if (req.method === 'GET' && uploadId !== null) {
-      set(entry, 'list');
-      const open = needUpload();
-      if (open.checksumAlgorithm !== undefined) requireSameSseKey(req, open.headers);
-      const marker = Number(query.get('part-number-marker') ?? 0);
-      const numbers = [...open.parts.keys()].sort((a, b) => a - b).filter((n) => n > marker);
-      const page = numbers.slice(0, Math.min(partsPerPage, Number(query.get('max-parts') ?? partsPerPage)));
-      const truncated = page.length < numbers.length;
-      const items = page.map((n) => {
-        const part = open.parts.get(n) as StoredPart;
-        return `<Part><PartNumber>${n}</PartNumber><ETag>${escape(part.etag)}</ETag><Size>${part.size}</Size></Part>`;
-      });
-      return sendXml(
-        res,
-        200,
-        `<ListPartsResult><UploadId>${uploadId}</UploadId><IsTruncated>${truncated}</IsTruncated>` +
-          `${truncated ? `<NextPartNumberMarker>${page.at(-1)}</NextPartNumberMarker>` : ''}${items.join('')}</ListPartsResult>`,
-      );
-    }
-    if (req.method === 'POST' && uploadId !== null) {
-      set(entry, 'complete');
-      const open = needUpload();
-      if (failNextComplete) {
-        failNextComplete = false;
-        return sendXml(res, 200, '<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
-      }
-      if (open.checksumAlgorithm !== undefined) requireSameSseKey(req, open.headers);
-      const object = assemble(open, body.toString('utf8'), minPartSize, ignoreChecksums);
-      objects.set(objectKey, { ...object, headers: open.headers });
-      uploads.delete(uploadId);
-      const [bucket, ...key] = objectKey.split('/');
-      const location = `http://${header(req, 'host') ?? 'localhost'}/${encodeURI(objectKey)}`;
-      const etag = options.emptyCompleteEtag ? '' : `"${object.etag}"`;
-      return sendXml(
-        res,
-        200,
-        `<CompleteMultipartUploadResult><Location>${escape(location)}</Location><Bucket>${escape(bucket ?? '')}</Bucket><Key>${escape(key.join('/'))}</Key><ETag>${escape(etag)}</ETag></CompleteMultipartUploadResult>`,
-      );
-    }
-    if (req.method === 'DELETE' && uploadId !== null) {
-      set(entry, 'abort');
-      needUpload();
-      uploads.delete(uploadId);
-      res.writeHead(204).end();
-      return;
-    }
-    if (req.method === 'PUT') {
-      set(entry, 'put');
-      const digests = checkDigests(req, body, undefined, options.verifyDigests !== false, ignoreChecksums);
-      objects.set(objectKey, { data: keep(body), etag: md5Hex(body), headers: objectHeadersOf(req) });
-      res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
-      return;
-    }
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      set(entry, req.method === 'GET' ? 'get' : 'head');
-      const object = objects.get(objectKey);
-      if (!object) throw new S3Failure(404, 'NoSuchKey', 'The specified key does not exist.');
-      requireSameSseKey(req, object.headers);
-      const range = /^bytes=(\d+)-(\d+)$/.exec(header(req, 'range') ?? '');
-      const given = { ...visibleHeaders(object.headers), etag: `"${object.etag}"` };
-      if (range) {
-        const start = Number(range[1]);
-        const end = Math.min(Number(range[2]), object.data.length - 1);
-        res.writeHead(206, { ...given, 'content-range': `bytes ${start}-${end}/${object.data.length}` }).end(object.data.subarray(start, end + 1));
-        return;
-      }
-      res.writeHead(200, { ...given, 'content-length': object.data.length }).end(req.method === 'GET' ? object.data : undefined);
-      return;
-    }
-    throw new S3Failure(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    const method = req.method ?? 'GET';
+    const operation = OPERATIONS.find((candidate) => candidate.matches(method, url.searchParams));
+    if (!operation) throw new S3Failure(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    set(entry, operation.name, operation.name === 'part' ? Number(url.searchParams.get('partNumber')) : undefined);
+    operation.serve(state, { req, res, body, objectKey: decodeURIComponent(url.pathname.slice(1)), query: url.searchParams });
   };
 
   const server = await startLoopbackServer((req, res) => {
@@ -245,11 +158,11 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     region,
     requests: log.entries,
     addKey: (key) => void keys.set(key.accessKeyId, key),
-    object: (bucket, key) => objects.get(`${bucket}/${key}`)?.data,
-    objectHeaders: (bucket, key) => objects.get(`${bucket}/${key}`)?.headers,
-    openUploads: () => [...uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
+    object: (bucket, key) => state.objects.get(`${bucket}/${key}`)?.data,
+    objectHeaders: (bucket, key) => state.objects.get(`${bucket}/${key}`)?.headers,
+    openUploads: () => [...state.uploads].map(([uploadId, upload]) => ({ uploadId, key: upload.objectKey, parts: upload.parts.size })),
     completeErrorOnce() {
-      failNextComplete = true;
+      state.failNextComplete = true;
     },
     close: () => server.close(),
   };
