@@ -161,12 +161,10 @@ class LoopbackGcs implements TestServer, GcsContext {
       ? `${this.url}/${encodeURIComponent(bucket)}/${encodeURIComponent(name)}?upload_id=${id}`
       : `${this.url}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
     const rules = [...(this.options.faults ?? []), ...(options.faults ?? [])].map((rule) => new ArmedRule(toRule(rule)));
-    this.sessions.set(
-      id,
-      new UploadSession(id, base, bucket, name, { contentType: options.contentType ?? 'application/octet-stream', metadata: options.metadata ?? {} },
-        options.dialect ?? this.options.dialect ?? 'gcs', rules,
-        this.options.storeObjects ?? true, this.options.persistStep ?? CHUNK_ALIGNMENT, this.options.digests ?? true),
-    );
+    const description = { contentType: options.contentType ?? 'application/octet-stream', metadata: options.metadata ?? {} };
+    const identity = { id, uri: base, bucket, name, dialect: options.dialect ?? this.options.dialect ?? 'gcs', description };
+    const storage = { storeBytes: this.options.storeObjects ?? true, persistStep: this.options.persistStep ?? CHUNK_ALIGNMENT, digests: this.options.digests ?? true };
+    this.sessions.set(id, new UploadSession(identity, rules, storage));
     return base;
   }
 

@@ -32,6 +32,23 @@ export interface ObjectDescription {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** Which session this is, from the request (or call) that started it. */
+export interface SessionIdentity {
+  readonly id: string;
+  readonly uri: string;
+  readonly bucket: string;
+  readonly name: string;
+  readonly dialect: 'gcs' | 'redivis';
+  readonly description: ObjectDescription;
+}
+
+/** How the server keeps what it is sent (the test server's `storeObjects`, `persistStep`, `digests`). */
+export interface SessionStorage {
+  readonly storeBytes: boolean;
+  readonly persistStep: number;
+  readonly digests: boolean | 'crc32c';
+}
+
 export type PersistOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export class UploadSession {
@@ -50,17 +67,22 @@ export class UploadSession {
   private crc = 0;
 
   constructor(
-    readonly id: string,
-    readonly uri: string,
-    readonly bucket: string,
-    readonly name: string,
-    readonly description: ObjectDescription,
-    readonly dialect: 'gcs' | 'redivis',
+    readonly identity: SessionIdentity,
     readonly rules: ArmedRule[],
-    private readonly storeBytes: boolean,
-    private readonly persistStep: number,
-    private readonly computeDigests: boolean | 'crc32c' = true,
+    private readonly storage: SessionStorage,
   ) {}
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get uri(): string {
+    return this.identity.uri;
+  }
+
+  get dialect(): 'gcs' | 'redivis' {
+    return this.identity.dialect;
+  }
 
   get finalized(): boolean {
     return this.object !== undefined;
@@ -68,7 +90,7 @@ export class UploadSession {
 
   /** Whether persisting needs the bytes themselves (to store, hash or compare), or only their count. */
   get needsBytes(): boolean {
-    return this.storeBytes || this.computeDigests !== false || this.corruptNext;
+    return this.storage.storeBytes || this.storage.digests !== false || this.corruptNext;
   }
 
   /**
@@ -79,7 +101,7 @@ export class UploadSession {
   persist(start: number, body: { length: number; bytes?: Buffer | undefined }, complete: boolean, limit = Number.POSITIVE_INFINITY): PersistOutcome {
     if (start > this.persisted) return { ok: false, reason: `gap: request starts at ${start}, ${this.persisted} bytes persisted` };
     const skip = this.persisted - start;
-    if (this.storeBytes && skip > 0 && body.bytes) {
+    if (this.storage.storeBytes && skip > 0 && body.bytes) {
       const overlap = body.bytes.subarray(0, Math.min(skip, body.length));
       if (!overlap.equals(this.read(start, start + overlap.length))) {
         return { ok: false, reason: `bytes ${start}-${start + overlap.length - 1} differ from the bytes already persisted` };
@@ -88,7 +110,7 @@ export class UploadSession {
     if (skip >= body.length) return { ok: true };
     let freshLength = Math.min(body.length - skip, Math.max(0, limit));
     if (!complete || freshLength < body.length - skip) {
-      const alignedEnd = Math.floor((this.persisted + freshLength) / this.persistStep) * this.persistStep;
+      const alignedEnd = Math.floor((this.persisted + freshLength) / this.storage.persistStep) * this.storage.persistStep;
       freshLength = Math.max(0, alignedEnd - this.persisted);
     }
     if (freshLength === 0) return { ok: true };
@@ -153,23 +175,23 @@ export class UploadSession {
 
   /** Base64 digests of the persisted bytes so far (none when the server computes none). */
   digests(): { crc32c: string | undefined; md5Hash: string | undefined } {
-    if (!this.computeDigests) return { crc32c: undefined, md5Hash: undefined };
+    if (!this.storage.digests) return { crc32c: undefined, md5Hash: undefined };
     const digest = Buffer.alloc(4);
     digest.writeUInt32BE(this.crc >>> 0);
-    return { crc32c: digest.toString('base64'), md5Hash: this.computeDigests === 'crc32c' ? undefined : this.md5.copy().digest('base64') };
+    return { crc32c: digest.toString('base64'), md5Hash: this.storage.digests === 'crc32c' ? undefined : this.md5.copy().digest('base64') };
   }
 
   finalize(generation: string): StoredObject {
     const { crc32c, md5Hash } = this.digests();
     this.object = {
-      bucket: this.bucket,
-      name: this.name,
+      bucket: this.identity.bucket,
+      name: this.identity.name,
       size: this.persisted,
       md5Hash,
       crc32c,
-      data: this.storeBytes ? Buffer.concat(this.chunks) : undefined,
+      data: this.storage.storeBytes ? Buffer.concat(this.chunks) : undefined,
       generation,
-      ...this.description,
+      ...this.identity.description,
     };
     this.chunks.length = 0;
     return this.object;
@@ -183,9 +205,9 @@ export class UploadSession {
       fresh[0] = (fresh[0] as number) ^ 0x01;
     }
     // Copy: the request's buffer belongs to the socket layer.
-    if (this.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
-    if (this.computeDigests) {
-      if (this.computeDigests !== 'crc32c') this.md5.update(fresh);
+    if (this.storage.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
+    if (this.storage.digests) {
+      if (this.storage.digests !== 'crc32c') this.md5.update(fresh);
       this.crc = crc32c(fresh, this.crc);
     }
     this.persisted += fresh.length;
