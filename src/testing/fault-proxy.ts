@@ -139,6 +139,8 @@ async function handle(exchange: Exchange): Promise<void> {
 
 /** The proxy's own answer; after a cut the rest of the body stays unread, so the connection closes. */
 function answer({ res, entry }: Exchange, status: number, cut = false): void {
+  // The target may have answered before the cut: that answer stands.
+  if (res.headersSent || res.destroyed) return;
   entry.status = status;
   res.writeHead(status, { 'content-type': 'text/plain', ...(cut ? { connection: 'close' } : {}) }).end(`fault proxy: ${status}`);
 }
@@ -153,6 +155,8 @@ function forward({ req, res, entry, action, target }: Exchange): ClientRequest {
     headers: req.headers,
   });
   upstream.on('response', (reply) => {
+    // The proxy answered itself already (a status after a cut): the target's late answer goes nowhere.
+    if (res.headersSent) return void reply.resume();
     if (action.loseAnswer) {
       reply.resume();
       req.socket.destroy();
