@@ -36,9 +36,10 @@ async function writeAll(stream) {
       stream.once('drain', () => { stream.off('error', onError); resolve(); });
     });
   }
+  // end()'s callback is called with the stream's error too: only 'finish' (no argument) is success.
   await new Promise((resolve, reject) => {
     stream.once('error', reject);
-    stream.end(resolve);
+    stream.end((error) => (error ? reject(error) : resolve()));
   });
   return hash.digest('hex');
 }

@@ -143,7 +143,8 @@ async function storedObject(suite, protocol, { lookup }, result) {
 }
 
 function firstEventAfter(result, at) {
-  const event = [...result.events, ...(result.final ? [result.final] : [])].find((entry) => entry.ev !== 'retry' && entry.at >= at);
+  // Recovered: the server confirmed bytes again (a checkpoint) or the upload completed.
+  const event = [...result.events, ...(result.final?.ev === 'done' ? [result.final] : [])].find((entry) => entry.ev === 'checkpoint' || entry.ev === 'done' ? entry.at >= at : false);
   return event ? event.at - at : undefined;
 }
 
@@ -169,14 +170,16 @@ function classify({ scenario, protocol, runIndex, started, window, result, job, 
     leaked: result.leaked,
     handles: result.handles,
     triggered,
+    fault: Boolean(scenario.fault),
     seconds: ((result.final?.at ?? Date.now()) - started) / 1000,
     faultSeconds: window?.start && window.end ? (window.end - window.start) / 1000 : undefined,
-    recoverSeconds: window?.end ? (firstEventAfter(result, window.end) ?? NaN) / 1000 : undefined,
+    recoverSeconds: window?.end && outcome === 'exact' ? (firstEventAfter(result, window.end) ?? NaN) / 1000 : undefined,
     errorAfterSeconds: window?.start && result.final?.ev === 'error' ? (result.final.at - window.start) / 1000 : undefined,
     retries: retries.length,
     retryCodes,
     verified: result.final?.verified,
     openUploads: stored.openUploads,
+    ...(outcome === 'exact' ? {} : { stored: { finalized: stored.finalized, size: stored.size, persisted: stored.persisted, sameDigest: stored.sha256 === result.final?.sha256, missing: stored.missing } }),
     exit: result.exit,
     ...counters,
   };
