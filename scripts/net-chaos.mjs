@@ -76,7 +76,8 @@ try {
   outer: for (const name of names) {
     const scenario = SCENARIOS.find((entry) => entry.name === name);
     for (let run = 0; run < runs; run++) {
-      const groups = scenario.together ? [protocols] : protocols.map((protocol) => [protocol]);
+      const applicable = protocols.filter((protocol) => !scenario.only || scenario.only.includes(protocol));
+      const groups = scenario.together ? [applicable] : applicable.map((protocol) => [protocol]);
       for (const group of groups) {
         if (Date.now() > deadline) break outer;
         const done = await runScenario(suite, scenario, group, run, seed + records.length * 10);

@@ -3,7 +3,8 @@
 // through `ctx.when`, changes the link, and says when the fault began and ended). `together`
 // scenarios upload all protocols at once (the condition is the link's, not a request's); the
 // others run one protocol at a time, since their trigger is one protocol's request. `expect`
-// is what the run should end in: 'exact' (stored exactly), 'typed' (a typed error), or 'either'.
+// is what the run should end in: 'exact' (stored exactly), 'typed' (a typed error), or 'either';
+// `only` limits a scenario to the protocols it applies to.
 // `capSeconds` bounds each client process (past it: a hang).
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -87,7 +88,9 @@ export const SCENARIOS = [
   { name: 'corrupt-past-tcp-0.02pct', together: false, expect: 'either', capSeconds: 240, corrupt: true, ...condition('chaos', ['corrupt', 0.02, 1], ['off']) },
   ...FLAPS.map((s) => ({ name: `flap-${s}s-mid-chunk`, together: true, expect: 'exact', capSeconds: 300, fault: flap(s, 'mid-chunk') })),
   ...FLAPS.map((s) => ({ name: `flap-${s}s-final-request`, together: false, expect: 'exact', capSeconds: 300, fault: flap(s, 'final') })),
-  ...FLAPS.map((s) => ({ name: `flap-${s}s-status-query`, together: false, expect: 'exact', capSeconds: 300, fault: flapDuringQuery(s) })),
+  // The S3 driver sends no status query within a stream (a failed part is sent again from memory;
+  // ListParts only on a resume), so there is no query to cut.
+  ...FLAPS.map((s) => ({ name: `flap-${s}s-status-query`, together: false, only: ['gcs', 'tus'], expect: 'exact', capSeconds: 300, fault: flapDuringQuery(s) })),
   { name: 'link-down-for-good', together: true, expect: 'typed', capSeconds: 420, fault: flap(Infinity, 'mid-chunk') },
   { name: 'blackhole-40s', together: true, expect: 'exact', capSeconds: 300, fault: blackhole(40) },
   { name: 'blackhole-for-good', together: true, expect: 'typed', capSeconds: 600, fault: blackhole(Infinity) },
