@@ -71,6 +71,13 @@ export async function startServer(protocol, directory, onEvent) {
   return { protocol, ask, stop, restart: async () => { await stop(); await start(); } };
 }
 
+const clients = new Set();
+
+/** Kills the client processes still running (the runner interrupted). */
+export function killClients() {
+  for (const child of clients) child.kill('SIGKILL');
+}
+
 /**
  * One upload in the client namespace. Resolves with its lines (`done` or `error`, `events`) and
  * how it ended: `hang` when it gave no final line within `capMs` (then killed), `leaked` when it
@@ -81,6 +88,8 @@ export function runClient(job, env, capMs) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  clients.add(child);
+  child.once('exit', () => clients.delete(child));
   const record = { events: [], final: undefined, hang: false, leaked: false, stderr: '', handles: undefined };
   child.stderr.on('data', (data) => { record.stderr = (record.stderr + data).slice(-2000); });
   createInterface({ input: child.stdout }).on('line', (line) => {

@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_NS, PORTS, SERVER_HOST, link, runClient, startServer, tcpChecksumErrors } from './link.mjs';
+import { CLIENT_NS, PORTS, SERVER_HOST, killClients, link, runClient, startServer, tcpChecksumErrors } from './link.mjs';
 
 const MiB = 1024 * 1024;
 /** Object size and request size per protocol (S3: 5 MiB parts, the smallest S3 takes). */
@@ -62,6 +62,7 @@ export async function startSuite() {
 }
 
 export async function stopSuite(suite) {
+  killClients();
   for (const server of Object.values(suite.servers)) await server.stop().catch(() => {});
   await link('down').catch(() => {});
   if (suite.directory) await rm(suite.directory, { recursive: true, force: true });
@@ -142,6 +143,8 @@ async function storedObject(suite, protocol, { lookup }, result) {
   return suite.servers[protocol].ask('object', args).catch((error) => ({ finalized: false, missing: String(error.message) }));
 }
 
+const seconds = (ms) => (ms === undefined ? undefined : ms / 1000);
+
 function firstEventAfter(result, at) {
   // Recovered: the server confirmed bytes again (a checkpoint) or the upload completed.
   const event = [...result.events, ...(result.final?.ev === 'done' ? [result.final] : [])].find((entry) => entry.ev === 'checkpoint' || entry.ev === 'done' ? entry.at >= at : false);
@@ -172,8 +175,11 @@ function classify({ scenario, protocol, runIndex, started, window, result, job, 
     triggered,
     fault: Boolean(scenario.fault),
     seconds: ((result.final?.at ?? Date.now()) - started) / 1000,
+    faultAtSeconds: window?.start ? (window.start - started) / 1000 : undefined,
     faultSeconds: window?.start && window.end ? (window.end - window.start) / 1000 : undefined,
-    recoverSeconds: window?.end && outcome === 'exact' ? (firstEventAfter(result, window.end) ?? NaN) / 1000 : undefined,
+    // Undefined too when the upload ended before the fault did (it did not need the link back).
+    recoverSeconds: window?.end && outcome === 'exact' ? seconds(firstEventAfter(result, window.end)) : undefined,
+    endedDuringFault: window?.end !== undefined && result.final !== undefined && result.final.at < window.end,
     errorAfterSeconds: window?.start && result.final?.ev === 'error' ? (result.final.at - window.start) / 1000 : undefined,
     retries: retries.length,
     retryCodes,
