@@ -23,6 +23,7 @@ function row(scenario, protocol, records) {
     records.some((record) => record.fault) ? `fault applied in ${triggered}/${records.length}` : '',
     total('corruptedPackets') ? `${total('corruptedPackets')} packets corrupted, ${total('tcpChecksumDrops')} dropped by TCP's checksum` : '',
     total('heldPackets') ? `${total('heldPackets')} packets held back` : '',
+    total('openUploads') ? `${total('openUploads')} multipart upload(s) left open` : '',
   ].filter(Boolean).join('; ');
   return `| ${scenario} | ${protocol} | ${records.length} | ${count('exact')} | ${Object.entries(codes).map(([code, n]) => `${code} × ${n}`).join(', ') || '—'} | ` +
     `${count('wrong') + count('typed-but-finalized')} | ${count('untyped') + count('crash')} | ${count('hang')} | ${records.filter((record) => record.leaked).length} | ` +
