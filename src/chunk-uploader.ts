@@ -22,7 +22,7 @@ import {
   type ErrorContext,
   type ResumableUploadError,
 } from './errors.js';
-import { refuseInsecureHttp, validateUrl, type ResolvedOptions } from './options.js';
+import { validateCredentialUrl, type ResolvedOptions } from './options/index.js';
 import type { UploadProtocol, WireRequest } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, sleep, withDeadline, withRetry, type RetryNotice } from './retry.js';
@@ -275,7 +275,7 @@ export class ChunkUploader implements Uploader {
       }
       return 0;
     }
-    this.url = refuseInsecureHttp(validateUrl(checkpoint.url), this.options.allowInsecureHttp, 'resume.url');
+    this.url = validateCredentialUrl(checkpoint.url, this.options.allowInsecureHttp, 'resume.url');
     this.resumable = true;
     const inputStart = resumeInput === 'from-committed' ? checkpoint.bytesCommitted : 0;
     if (inputStart > 0 && this.digests.usesCrc32c && checkpoint.crc32cState === undefined) {
@@ -623,7 +623,7 @@ export class ChunkUploader implements Uploader {
   private async createSession(): Promise<string> {
     const factory = this.options.sessionFactory;
     if (!factory) throw new TypeError('no session URI and no session factory');
-    this.url = refuseInsecureHttp(validateUrl(await factory()), this.options.allowInsecureHttp);
+    this.url = validateCredentialUrl(await factory(), this.options.allowInsecureHttp);
     return this.url;
   }
 

@@ -29,7 +29,7 @@ import {
   type ErrorContext,
   type ResumableUploadError,
 } from './errors.js';
-import type { ResolvedOptions, ResolvedS3 } from './options.js';
+import type { ResolvedOptions, ResolvedS3 } from './options/index.js';
 import {
   completeBody,
   MAX_PARTS,

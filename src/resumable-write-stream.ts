@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import type { Checkpoint } from './checkpoint.js';
 import { AbortedError, CheckpointError } from './errors.js';
 import { ChunkUploader } from './chunk-uploader.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options/index.js';
 import { PartUploader } from './part-uploader.js';
 import { PROTOCOLS } from './protocols/index.js';
 import type { Transport } from './transport.js';

@@ -1,7 +1,7 @@
 /** The offset protocols the stream speaks, by name: a new one is one file and one line here (S3: part-uploader.ts). */
 import type { OffsetProtocolName, ProtocolName, UploadProtocol } from '../protocol.js';
-import { createGcsProtocol } from './gcs.js';
-import { createTusProtocol } from './tus.js';
+import { createGcsProtocol } from './gcs/adapter.js';
+import { createTusProtocol } from './tus/adapter.js';
 
 export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol>> = {
   gcs: createGcsProtocol,

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { CHUNK_ALIGNMENT, parseContentRange, type ParsedContentRange } from '../content-range.js';
-import { isSessionOnlyHeader } from '../protocols/gcs.js';
+import { isSessionOnlyHeader } from '../protocols/gcs/headers.js';
 import { ArmedRule, type Fault, type FaultRule, type RequestFacts } from './faults.js';
 import { UploadSession, type StoredObject } from './upload-session.js';
 

@@ -1,6 +1,6 @@
 /** The protocol adapters, pure: what goes on the wire and what an answer means to the core. */
 import { describe, expect, it } from 'vitest';
-import { createTusProtocol } from '../../src/protocols/tus.js';
+import { createTusProtocol } from '../../src/protocols/tus/adapter.js';
 import { environmentCredentials } from '../../src/credentials/aws.js';
 import { completeBody, encodeKey, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
 import { UploadState, type ChunkRequest } from '../../src/upload-state.js';

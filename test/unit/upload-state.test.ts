@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UploadState, type ChunkRequest, type UploadRequest } from '../../src/upload-state.js';
-import { createGcsProtocol } from '../../src/protocols/gcs.js';
+import { createGcsProtocol } from '../../src/protocols/gcs/adapter.js';
 import { UploadSession } from '../../src/testing/upload-session.js';
 
 const K256 = 262144;
