@@ -61,6 +61,8 @@ export class ChunkUploader implements Uploader {
   /** From-start resume: the checkpoint's CRC32C that the re-written prefix must reproduce. */
   private verifyPrefix: { offset: number; crc32cState: number } | undefined;
   private resumedAnswer: TransportAnswer | undefined;
+  /** The final answer's metadata was cut short (see mustConfirm). */
+  private resultUnreadable = false;
   private restarts = 0;
   /** Offset of the last checkpoint: a new one only when the server confirmed more. */
   private lastCheckpoint = 0;
@@ -173,7 +175,7 @@ export class ChunkUploader implements Uploader {
       // Resumed after the previous process finished: check what was written again against it.
       this.state.bytesCommitted = this.state.bytesWritten;
       try {
-        this.result = checkFinalAnswer(this.resumedAnswer, this.state.bytesWritten, this.digests.digestWith([]), this);
+        this.acceptFinal(this.resumedAnswer);
       } catch (error) {
         // The loop waits for the end and nothing aborts a complete upload: it must learn of this.
         this.fail(error as Error);
@@ -222,8 +224,14 @@ export class ChunkUploader implements Uploader {
   private mustConfirm(): boolean {
     const result = this.result;
     if (!result || result.verified || !this.protocol.reportsDigests) return false;
-    const unreadable = (result.headers['content-type'] ?? '').includes('json') && typeof result.body === 'string';
-    return this.options.checksum !== false || unreadable;
+    return this.options.checksum !== false || this.resultUnreadable;
+  }
+
+  /** Checks a finalizing answer against what was written; the result it gives is the stream's. */
+  private acceptFinal(answer: TransportAnswer): void {
+    const stored = this.protocol.storedObject(answer);
+    this.result = checkFinalAnswer(answer, stored, this.state.bytesWritten, this.digests.digestWith([]), this);
+    this.resultUnreadable = stored.unreadable;
   }
 
   private async confirmResult(): Promise<void> {
@@ -233,7 +241,7 @@ export class ChunkUploader implements Uploader {
       if (this.protocol.summarize(answer, query).outcome !== 'complete') {
         throw new ProtocolError(`the upload was finalized, but the status query to check it answered ${answer.status} (${this.redactedUrl})`, this.context());
       }
-      this.result = checkFinalAnswer(answer, this.state.bytesWritten, this.digests.digestWith([]), this);
+      this.acceptFinal(answer);
     }, this.retryRun(() => 'asking for the finalized object to check its size and digests'));
   }
 
@@ -392,8 +400,9 @@ export class ChunkUploader implements Uploader {
       this.notifyRoom();
       const answer = await sending;
       const meaning = this.state.interpretChunkAnswer(request, this.protocol.summarize(answer, request));
-      if (meaning.type === 'check-session') await this.checkSessionAfter400(request, answer);
-      if (meaning.type === 'digest-refused' && wire.headers['x-goog-hash'] !== undefined) throw this.digestRefused(request, answer);
+      if (meaning.type === 'check-session') await this.checkSessionAfterAmbiguous(request, answer);
+      const refused = meaning.type === 'digest-refused' ? this.protocol.refusedDigest(answer, wire) : undefined;
+      if (refused !== undefined) throw this.digestRefused(request, answer, refused);
       this.apply(meaning, request, answer);
     } finally {
       this.inFlightEnd = 0;
@@ -430,17 +439,17 @@ export class ChunkUploader implements Uploader {
   }
 
   /**
-   * A 400 to a data request is an expired session or a rejected request; a status query can't be
-   * malformed by the data, so its answer tells which.
+   * An ambiguous refusal of a data request (GCS: a 400) is an expired session or a rejected
+   * request; a status query can't be malformed by the data, so its answer tells which.
    */
-  private async checkSessionAfter400(request: ChunkRequest, answer: TransportAnswer): Promise<never> {
+  private async checkSessionAfterAmbiguous(request: ChunkRequest, answer: TransportAnswer): Promise<never> {
     const rejected = statusError(answer, request, false, this);
     const query = this.state.statusQuery();
     let queryAnswer: TransportAnswer | undefined;
     try {
       queryAnswer = await this.query(query);
     } catch {
-      // The query failed too: report the 400 itself, which is what we know.
+      // The query failed too: report the refusal itself, which is what we know.
     }
     if (queryAnswer && this.state.interpretQueryAnswer(this.protocol.summarize(queryAnswer, query), true).type === 'session-expired') {
       throw sessionExpired(queryAnswer, query, this);
@@ -449,9 +458,8 @@ export class ChunkUploader implements Uploader {
   }
 
   /** The server refused to finalize: the digests we sent are not those of the bytes it received. */
-  private digestRefused(request: ChunkRequest, answer: TransportAnswer): ChecksumMismatchError {
+  private digestRefused(request: ChunkRequest, answer: TransportAnswer, algorithm: 'crc32c' | 'md5'): ChecksumMismatchError {
     const rejected = statusError(answer, request, false, this);
-    const algorithm = /md5/i.test(answer.body) && !/crc32c/i.test(answer.body) ? 'md5' : 'crc32c';
     const ours = this.digests.digestWith(this.buffer.view(request.start, request.length))[algorithm];
     return new ChecksumMismatchError(
       algorithm,
@@ -470,7 +478,7 @@ export class ChunkUploader implements Uploader {
         return;
       case 'complete':
         this.releaseCommitted();
-        this.result = checkFinalAnswer(answer, this.state.bytesWritten, this.digests.digestWith([]), this);
+        this.acceptFinal(answer);
         this.onCommitted();
         return;
       case 'retryable':

@@ -8,7 +8,7 @@
  * means, translated into the core's vocabulary ({@link AnswerSummary}).
  *
  * A protocol that moves bytes in order to an offset the server reports is one file implementing
- * this interface (see protocols/gcs.ts, protocols/tus.ts), plus one line in the registry, `PROTOCOLS` in protocols/index.ts.
+ * this interface (see protocols/gcs/adapter.ts, protocols/tus/adapter.ts), plus one line in the registry, `PROTOCOLS` in protocols/index.ts.
  * A factory creates one instance per upload, so an adapter may remember what the server told it
  * (tus: whether the server already knows the upload's length).
  */
@@ -53,4 +53,24 @@ export interface UploadProtocol {
   cancelRequest(): WireRequest;
   /** What `answer` (to `request`) means, in the core's vocabulary. Pure but for the adapter's own memory. */
   summarize(answer: TransportAnswer, request: UploadRequest): AnswerSummary;
+  /**
+   * Which digest the server refused, after `summarize` said `digest-refused` to a final chunk
+   * sent as `wire`: undefined when that request carried no digest, which makes the refusal an
+   * ordinary rejection.
+   */
+  refusedDigest(answer: TransportAnswer, wire: WireRequest): 'crc32c' | 'md5' | undefined;
+  /** What a finalizing answer (or a status query's after it) says of the stored object. */
+  storedObject(answer: TransportAnswer): StoredObject;
+}
+
+/** The stored object as a finalizing answer reports it; the driver checks it against what was written. */
+export interface StoredObject {
+  /** The answer's body, parsed when it is JSON (GCS object metadata), else the text. */
+  readonly body: unknown;
+  /** The stored size as the answer reports it, or undefined when it does not. */
+  readonly size: unknown;
+  /** The digests the answer reports (none for a protocol that reports none). */
+  readonly digests: Digests;
+  /** The answer should carry readable metadata but does not (cut short): the driver asks once more. */
+  readonly unreadable: boolean;
 }

@@ -2,18 +2,13 @@
  * `Content-Range` + `308 Resume Incomplete`: Google Cloud Storage (JSON and XML APIs), Redivis,
  * and any endpoint that speaks the same (docs/PROTOCOL.md).
  */
-import { formatGoogHash } from '../../checksum.js';
 import { CHUNK_ALIGNMENT, parseRangeHeader } from '../../content-range.js';
 import type { UploadProtocol } from '../../protocol.js';
 import { classifyStatus, type AnswerSummary } from '../../upload-state.js';
+import { DIGEST_REFUSAL, formatGoogHash, refusedDigest, storedObject } from './digests.js';
 
 /** Google's upload endpoint uses 308 for "Resume Incomplete", not for a permanent redirect. */
 const RESUME_INCOMPLETE = 308;
-/**
- * A refused `X-Goog-Hash` names the digest: GCS answers 400 ("Provided CRC32C … doesn't match
- * calculated …"), Google's storage-testbench 412 ("crc32c validation failed. Expected …").
- */
-const DIGEST_REFUSAL = /crc32c|md5|hash|checksum/i;
 
 export function createGcsProtocol(): UploadProtocol {
   return {
@@ -47,5 +42,7 @@ export function createGcsProtocol(): UploadProtocol {
       if (status === 400) return { status, outcome: 'failed', failure: request.kind === 'chunk' ? 'ambiguous' : 'gone' };
       return { status, outcome: 'failed', failure: classifyStatus(status) };
     },
+    refusedDigest,
+    storedObject,
   };
 }
