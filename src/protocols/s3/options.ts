@@ -8,7 +8,8 @@ import { defaultProviderChain, environmentCredentials, refreshingCredentials, ty
 import { expectObject, expectString, optionalBoolean, optionalString } from '../../options/expect.js';
 import type { ProtocolOptionsContext, ProtocolOptionsHook } from '../../options/protocol-hook.js';
 import { validateCredentialUrl } from '../../options/url-policy.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveTarget, type S3Headers, type S3Target } from '../s3.js';
+import { placeS3Headers, type S3Headers } from './headers.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, resolveTarget, type S3Target } from './wire.js';
 
 export interface S3Options {
   bucket: string;
