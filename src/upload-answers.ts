@@ -5,10 +5,10 @@
  */
 import { findMismatch, type Digests } from './checksum.js';
 import { ChecksumMismatchError, HttpStatusError, ProtocolError, SessionExpiredError, type ErrorContext } from './errors.js';
-import type { StoredObject } from './protocol.js';
+import type { StoredObject } from './offset/protocol.js';
 import { parseRetryAfter } from './retry.js';
 import type { TransportAnswer } from './transport.js';
-import type { ChunkRequest, UploadRequest } from './upload-state.js';
+import type { ChunkRequest, UploadRequest } from './offset/vocabulary.js';
 
 export interface UploadResult {
   /** 200 or 201. */
@@ -94,6 +94,19 @@ export function noProgress(request: ChunkRequest, site: ErrorSite): HttpStatusEr
     true,
     `${describeRequest(request)} to ${site.redactedUrl}: the server persisted none of it (committed offset stays ${committed})`,
     site.context(),
+  );
+}
+
+/** The server refused to finalize: the digests we sent (`ours`) are not those of the bytes it received. */
+export function digestRefused(answer: TransportAnswer, request: ChunkRequest, algorithm: 'crc32c' | 'md5', ours: string | undefined, site: ErrorSite): ChecksumMismatchError {
+  const rejected = statusError(answer, request, false, site);
+  return new ChecksumMismatchError(
+    algorithm,
+    ours,
+    undefined,
+    `the server refused the object: the bytes it received do not match our ${algorithm} ${ours} ` +
+      `(${describeRequest(request)} answered ${answer.status}: ${JSON.stringify(rejected.bodyExcerpt)}); nothing was finalized`,
+    { ...site.context(), cause: rejected },
   );
 }
 

@@ -5,7 +5,8 @@ import { createGcsProtocol } from '../../src/protocols/gcs/adapter.js';
 import { environmentCredentials } from '../../src/credentials/aws.js';
 import { completeBody, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId } from '../../src/protocols/s3/xml.js';
 import { encodeKey, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3/wire.js';
-import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
+import { UploadState } from '../../src/offset/upload-state.js';
+import type { ChunkRequest } from '../../src/offset/vocabulary.js';
 import type { TransportAnswer } from '../../src/transport.js';
 
 const answer = (status: number, headers: Record<string, string> = {}): TransportAnswer => ({ status, headers, body: '', bodyTruncated: false });

@@ -3,8 +3,8 @@
  * and any endpoint that speaks the same (docs/PROTOCOL.md).
  */
 import { CHUNK_ALIGNMENT, parseRangeHeader } from '../../content-range.js';
-import type { UploadProtocol } from '../../protocol.js';
-import { classifyStatus, type AnswerSummary } from '../../upload-state.js';
+import type { UploadProtocol } from '../../offset/protocol.js';
+import { classifyStatus, type AnswerSummary } from '../../offset/vocabulary.js';
 import { DIGEST_REFUSAL, formatGoogHash, refusedDigest, storedObject } from './digests.js';
 
 /** Google's upload endpoint uses 308 for "Resume Incomplete", not for a permanent redirect. */

@@ -4,7 +4,7 @@
  * `md5Hash`) or the `x-goog-hash` header, and named in the body of a refusal.
  */
 import type { Digests } from '../../checksum.js';
-import type { StoredObject, WireRequest } from '../../protocol.js';
+import type { StoredObject, WireRequest } from '../../offset/protocol.js';
 import type { TransportAnswer } from '../../transport.js';
 import { parseBody } from '../../upload-answers.js';
 

@@ -7,10 +7,10 @@
  * The upload URL comes from {@link createTusUpload} (or your own creation request).
  */
 import { SizeMismatchError } from '../../errors.js';
-import type { UploadProtocol } from '../../protocol.js';
+import type { UploadProtocol } from '../../offset/protocol.js';
 import type { RetryExtras } from '../../retry.js';
 import { parseBody } from '../../upload-answers.js';
-import { classifyStatus, type AnswerSummary, type FailureKind, type PersistedOffset } from '../../upload-state.js';
+import { classifyStatus, type AnswerSummary, type FailureKind, type PersistedOffset } from '../../offset/vocabulary.js';
 
 export const TUS_VERSION = '1.0.0';
 const TUS_HEADERS = { 'tus-resumable': TUS_VERSION } as const;
