@@ -243,7 +243,7 @@ function simulate(seed: number) {
   const data = Buffer.alloc(size);
   for (let index = 0; index < size; index += 4096) data[index] = Math.floor(random() * 256);
   const state = new UploadState(chunkSize, declared);
-  const session = new UploadSession('id', 'uri', 'b', 'o', { contentType: 'x', metadata: {} }, 'gcs', [], true, K256);
+  const session = new UploadSession({ id: 'id', uri: 'uri', bucket: 'b', name: 'o', dialect: 'gcs', description: { contentType: 'x', metadata: {} } }, [], { storeBytes: true, persistStep: K256, digests: true });
   let inFlightEnd = 0;
   let requests = 0;
   while (!state.complete) {
