@@ -8,8 +8,8 @@
 import { Writable } from 'node:stream';
 import type { Checkpoint } from './checkpoint.js';
 import { AbortedError, CheckpointError } from './errors.js';
-import { ChunkUploader } from './chunk-uploader.js';
-import type { ResolvedOptions } from './options.js';
+import { OffsetDriver } from './offset/driver.js';
+import type { ResolvedOptions } from './options/index.js';
 import { PartsDriver } from './parts/driver.js';
 import { isPartsProtocolName, PARTS_PROTOCOLS, PROTOCOLS } from './protocols/index.js';
 import type { Transport } from './transport.js';
@@ -51,7 +51,7 @@ export class ResumableWriteStream extends Writable {
     const { protocol } = options;
     this.uploader = isPartsProtocolName(protocol)
       ? new PartsDriver(options, PARTS_PROTOCOLS[protocol](options), transport, hooks)
-      : new ChunkUploader(options, PROTOCOLS[protocol](), transport, hooks);
+      : new OffsetDriver(options, PROTOCOLS[protocol](), transport, hooks);
     // The loop runs from the start, waiting for data; a failure while no write or end is
     // pending still reaches the user, by destroying the stream.
     this.running = this.uploader.run().catch((error: Error) => {

@@ -1,7 +1,7 @@
 /**
  * What the stream adapter (resumable-write-stream.ts) drives: one interface, two drivers.
- * chunk-uploader.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
- * adapter per wire format, protocol.ts); parts/driver.ts sends independent parts several at a
+ * offset/driver.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
+ * adapter per wire format, offset/protocol.ts); parts/driver.ts sends independent parts several at a
  * time (S3 multipart: a parts adapter per protocol, parts/protocol.ts). Both share the replay buffer, the retry policy, the typed errors, the
  * checksums and the checkpoints.
  */

@@ -19,7 +19,7 @@ import { StreamDigests } from '../checksum.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options/index.js';
 import type { RetryNotice } from '../retry.js';
 import type { Transport } from '../transport.js';
 import type { UploadResult } from '../upload-answers.js';

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CHUNK_ALIGNMENT } from '../content-range.js';
-import { isSessionOnlyHeader } from '../protocols/gcs.js';
+import { isSessionOnlyHeader } from '../protocols/gcs/headers.js';
 import { ArmedRule, type FaultRule } from './faults.js';
 import type { GcsContext, GcsRoute } from './gcs-server/context.js';
 import { initiationRoute } from './gcs-server/initiation.js';

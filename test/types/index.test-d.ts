@@ -11,6 +11,7 @@ import {
   type ProtocolName,
   type ResumableUploadErrorCode,
   type ResumableWriteStream,
+  type ResumableWriteStreamOptions,
   type RetryEvent,
   type UploadProgress,
   type UploadResult,
@@ -62,6 +63,10 @@ expectType<Promise<TestServer>>(createTestServer({ faults: ['return-503', { faul
 createResumableWriteStream({ protocol: 'tus', url: () => createTusUpload({ endpoint: 'https://tus.example/files/', metadata: { filename: 'a' } }) });
 createResumableWriteStream({ s3: { bucket: 'b', key: 'k', region: 'eu-west-1', queueSize: 4, credentials: { accessKeyId: 'a', secretAccessKey: 's' } } });
 expectType<Promise<string>>(createTusUpload({ endpoint: 'https://tus.example/files/' }));
+// queueSize: parts in flight, top-level for every parts protocol (s3.queueSize is its alias).
+createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: 8 });
+expectType<number | undefined>(({} as ResumableWriteStreamOptions).queueSize);
+expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: '8' }));
 expectAssignable<ProtocolName>('s3');
 expectError(createResumableWriteStream({ url: 'x', protocol: 'ftp' }));
 expectError(createResumableWriteStream({ s3: { bucket: 'b' } }));

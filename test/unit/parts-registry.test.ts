@@ -1,6 +1,6 @@
 /** The parts registry and the S3 parts adapter's pure half: names, session URLs, part digests, what an error answer means. */
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/options.js';
+import { resolveOptions } from '../../src/options/index.js';
 import type { PartsCall } from '../../src/parts/protocol.js';
 import { PARTS_PROTOCOLS, isOffsetProtocolName, isPartsProtocolName, isProtocolName } from '../../src/protocols/index.js';
 import type { TransportAnswer } from '../../src/transport.js';

@@ -6,7 +6,7 @@
  */
 import { StreamDigests, type ChecksumOption, type Digests } from '../../checksum.js';
 import { ChecksumMismatchError, HttpStatusError, ProtocolError, SessionExpiredError, type ResumableUploadError } from '../../errors.js';
-import type { ResolvedOptions, ResolvedS3 } from '../../options.js';
+import type { ResolvedOptions, ResolvedS3 } from '../../options/index.js';
 import type { ListedPart, OutgoingPart, PartsCall, PartsProtocol, StoredPart, WrittenObject } from '../../parts/protocol.js';
 import { isRetryableStatus } from '../../retry.js';
 import type { TransportAnswer } from '../../transport.js';
