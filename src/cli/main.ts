@@ -9,6 +9,7 @@ import { createGcsSession, createRedivisSession, createTusUpload, ResumableUploa
 import { helpText, version, wantsHelp } from './help.js';
 import { err, inFlags, INIT_FLAGS, out } from './output.js';
 import { upload } from './upload.js';
+import { cp } from './cp.js';
 import { parseCount, parseDuration, parseRate, parseSize, UsageError } from './units.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--help' || command === '-h' || command === 'help') return help(rest.join(' '));
   if (wantsHelp(rest)) return help(helpTopic(command, rest));
   switch (command) {
+    case 'cp':
+      return cp(rest);
     case 'upload':
       return upload(rest);
     case 'init':
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return runDemo();
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: upload, init, serve, demo)`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: cp, upload, init, serve, demo)`);
   }
 }
 
@@ -48,7 +51,7 @@ function helpTopic(command: string, rest: string[]): string {
 
 function help(topic: string): number {
   const text = helpText(topic);
-  if (text === undefined) throw new UsageError(`no help for ${JSON.stringify(topic)}: rws has upload, init (gcs, redivis, tus), serve and demo`);
+  if (text === undefined) throw new UsageError(`no help for ${JSON.stringify(topic)}: rws has cp, upload, init (gcs, redivis, tus), serve and demo`);
   out(`${text}\n`);
   return 0;
 }
