@@ -59,7 +59,7 @@ export function destinationId(dest: Destination, flags: TargetFlags): string {
     case 'gcs':
       return `gs://${dest.bucket}/${dest.name} at ${gcsEndpoint(flags.endpoint).endpoint}`;
     case 's3':
-      return `s3://${dest.bucket}/${dest.key} at ${flags.endpoint ?? process.env['AWS_ENDPOINT_URL_S3'] ?? process.env['AWS_ENDPOINT_URL'] ?? 'AWS'}`;
+      return `s3://${dest.bucket}/${dest.key} at ${flags.endpoint ?? (process.env['AWS_ENDPOINT_URL_S3'] || process.env['AWS_ENDPOINT_URL'] || 'AWS')}`;
     case 'tus':
       return `tus ${dest.endpoint}`;
     case 'session':
@@ -114,7 +114,7 @@ function gcsSessionOptions(dest: Extract<Destination, { kind: 'gcs' }>, props: O
 }
 
 function s3Options(dest: Extract<Destination, { kind: 's3' }>, props: ObjectProperties, flags: TargetFlags): S3Options {
-  const region = flags.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? profileRegion();
+  const region = flags.region ?? (process.env['AWS_REGION'] || process.env['AWS_DEFAULT_REGION'] || profileRegion());
   return {
     bucket: dest.bucket,
     key: dest.key,
