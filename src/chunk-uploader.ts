@@ -28,7 +28,7 @@ import { ReplayBuffer } from './replay-buffer.js';
 import { isRetryable, sleep, withDeadline, withRetry, type RetryNotice } from './retry.js';
 import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionExpired, statusError, type UploadResult } from './upload-answers.js';
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
-import type { Uploader, UploaderHooks, UploadProgress } from './uploader.js';
+import type { Uploader, UploaderHooks, DriverProgress } from './uploader.js';
 import { Wakeup } from './wakeup.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
@@ -648,7 +648,7 @@ export class ChunkUploader implements Uploader {
     return { bytesCommitted: this.state.bytesCommitted, ...(this.url === undefined ? {} : { url: this.url }) };
   }
 
-  private progress(): UploadProgress {
+  private progress(): DriverProgress {
     return { bytesWritten: this.state.bytesWritten, bytesCommitted: this.state.bytesCommitted };
   }
 

@@ -92,6 +92,9 @@ describe('rws cp to gs://', () => {
     expect(stopped.code, stopped.stderr).toBe(143);
     expect(stopped.events.at(-1)).toMatchObject({ event: 'interrupted', resume: `the same rws cp command (${checkpoint} holds the checkpoint)` });
     expect(slowGcs.object('bkt', 'big.bin')).toBeUndefined();
+    const progress = stopped.events.filter((event) => event.event === 'progress');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const event of progress) expect(event.bytesSent).toBeGreaterThanOrEqual(event.bytesCommitted as number);
     const saved = JSON.parse(await readFile(checkpoint, 'utf8')) as { bytesCommitted: number; destination: string };
     expect(saved.bytesCommitted).toBeGreaterThanOrEqual(2 * K256);
     expect(saved.destination).toBe(`gs://bkt/big.bin at ${slowGcs.url}`);
