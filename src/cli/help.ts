@@ -180,6 +180,8 @@ Options:
   --bandwidth 100MB/s     throttle every body
   --dialect gcs|redivis   which service to mimic (default gcs)
   --token T               require this bearer token
+  --s3                    run the loopback S3 server instead (keys test-key / test-secret, region
+                          us-east-1; no other option)
   -h, --help              this help
 
 Example:
