@@ -58,6 +58,14 @@ describe('rws cp to gs://', () => {
     expect(run.stdout + run.stderr).not.toContain(TOKEN);
   });
 
+  it('a token the server refuses: exit 1 with the status, and the token printed nowhere', async () => {
+    const run = await rws(['cp', '-', 'gs://bkt/denied', '--token', 'wrong-token-SECRET-42', '--retries', '0'], { stdin: Buffer.from('x'), env: gcsEnv() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/401/);
+    expect(run.stdout + run.stderr).not.toContain('SECRET-42');
+    expect(gcs.object('bkt', 'denied')).toBeUndefined();
+  });
+
   it('--gzip stores the gzip stream with no Content-Encoding; --content-encoding gzip adds it (gsutil -Z)', async () => {
     const data = makeData(K256 + 11, true);
     const plain = await rws(['cp', '-', 'gs://bkt/logs/a.log.gz', '--gzip'], { stdin: data, env: gcsEnv() });
@@ -163,6 +171,29 @@ describe('rws cp to s3://', () => {
     });
     expect(s3.proxy.maxInFlight).toBeLessThanOrEqual(2);
     expect(run.stdout + run.stderr).not.toContain(s3.s3.credentials.secretAccessKey);
+  });
+
+  it('SIGTERM while a part is in flight keeps the parts and the checkpoint; the same command resumes by ListParts and completes', async () => {
+    const data = makeData(3 * MiB * 5);
+    const file = join(directory, 'parts.bin');
+    const checkpoint = join(directory, 'parts.ckpt');
+    await writeFile(file, data);
+    const args = [file, 's3://bkt/parts.bin', '--endpoint', s3.proxy.url, '--chunk-size', '5MiB', '--parallel', '1', '--checkpoint', checkpoint, '--json'];
+    const env = await profileEnv();
+    // The second part stalls long enough for the signal to find it in flight.
+    s3.proxy.addFault({ fault: 'stall-for-20s', method: 'PUT', on: 2 });
+    const first = spawnCp(args, env);
+    await first.event((event) => event.event === 'checkpoint' && (event.bytesCommitted as number) >= 5 * MiB);
+    first.child.kill('SIGTERM');
+    const stopped = await first.done;
+    s3.proxy.clearFaults();
+    expect(stopped.code, stopped.stderr).toBe(143);
+    expect(s3.s3.object('bkt', 'parts.bin')).toBeUndefined();
+    expect(s3.s3.openUploads().filter((upload) => upload.key === 'bkt/parts.bin')).toEqual([expect.objectContaining({ parts: 1 })]);
+    const second = await spawnCp(args, env).done;
+    expect(second.code, second.stderr).toBe(0);
+    expect(sha256(s3.s3.object('bkt', 'parts.bin') as Buffer)).toBe(sha256(data));
+    expect(existsSync(checkpoint)).toBe(false);
   });
 
   it('--region wins over the profile: a signature for another region is refused by the server', async () => {
