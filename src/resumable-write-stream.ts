@@ -54,7 +54,7 @@ export class ResumableWriteStream extends Writable {
       onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
       checkpointsSaved: () => this.checkpointsSaved(),
     };
-    this.sent = countSentBytes(transport, () => this.onBytesSent());
+    this.sent = countSentBytes(transport, () => this.onBytesSent(), () => this.listenerCount('progress') > 0);
     this.uploader =
       options.protocol === 's3'
         ? new PartUploader(options, this.sent.transport, hooks)

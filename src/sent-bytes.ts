@@ -11,8 +11,11 @@ export interface SentBytesCounter {
   readonly inFlight: number;
 }
 
-/** `onSent` is called as the count grows; a request leaves the count once it settles. */
-export function countSentBytes(transport: Transport, onSent: () => void): SentBytesCounter {
+/**
+ * `onSent` is called as the count grows; a request leaves the count once it settles. Bodies are
+ * followed only while `isWanted()` (someone listens): otherwise each goes out as it would unwrapped.
+ */
+export function countSentBytes(transport: Transport, onSent: () => void, isWanted: () => boolean): SentBytesCounter {
   let inFlight = 0;
   return {
     get inFlight() {
@@ -20,7 +23,7 @@ export function countSentBytes(transport: Transport, onSent: () => void): SentBy
     },
     transport: {
       async send(request) {
-        if (typeof request.body === 'string' || request.body === undefined) return transport.send(request);
+        if (typeof request.body === 'string' || request.body === undefined || !isWanted()) return transport.send(request);
         let counted = 0;
         const onBodySent = (bytes: number) => {
           inFlight += bytes - counted;
