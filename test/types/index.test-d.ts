@@ -43,6 +43,7 @@ expectError(createResumableWriteStream({ url: 'x', chunkSize: '8MiB' }));
 expectError(createResumableWriteStream({ url: 'x', retry: { retries: 'many' } }));
 
 stream.on('progress', (progress) => expectType<UploadProgress>(progress));
+stream.on('progress', (progress) => expectType<number>(progress.bytesSent));
 stream.on('retry', (event) => {
   expectType<RetryEvent>(event);
   expectType<number>(event.delayMs);
