@@ -200,7 +200,8 @@ export function measureTree(root) {
 const mark = (over) => (over ? ' **over**' : '');
 
 function leakTable(leaks) {
-  const rows = leaks.map((l) => `| ${l.file}:${l.line} | ${l.kind} | ${l.term} | \`${l.text.replace(/[|`]/g, '\\$&')}\` |`);
+  // A double-backtick span may hold single backticks; a pipe would still end the cell.
+  const rows = leaks.map((l) => `| ${l.file}:${l.line} | ${l.kind} | ${l.term} | \`\` ${l.text.replace(/\|/g, '\\|')} \`\` |`);
   return ['| where | kind | term | text |', '|---|---|---|---|', ...rows];
 }
 
