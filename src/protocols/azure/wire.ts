@@ -1,0 +1,157 @@
+/**
+ * Azure Block Blobs on the wire, with no I/O: where the blob is (account, container, name), the
+ * service's limits, block ids, the XML of Put Block List and Get Block List, and Azure's error
+ * answers. The only file that knows the Blob service's XML; azure/adapter.ts drives it.
+ *
+ * A block blob is written by staging blocks (Put Block, in any order and in parallel) under the
+ * blob's name and committing an ordered list of their ids (Put Block List). Staged blocks are
+ * invisible until committed; there is no upload object to create or delete, so an upload here is
+ * just a prefix that every block id of one stream carries.
+ */
+import { randomBytes } from 'node:crypto';
+import { XMLParser } from 'fast-xml-parser';
+import type { PartLimits } from '../../parts/protocol.js';
+
+/** The REST version every request asks for (x-ms-version): accepted by Azure and by Azurite 3.35. */
+export const AZURE_VERSION = '2025-01-05';
+
+const MiB = 1024 * 1024;
+
+/**
+ * The Blob service's limits (version 2019-12-12 and later): 50,000 blocks of at most 4,000 MiB,
+ * so a blob of at most 4,000 MiB × 50,000 ≈ 190.7 TiB. Azure sets no minimum block size.
+ */
+export const AZURE_LIMITS: PartLimits = {
+  minPartSize: 1,
+  maxPartSize: 4000 * MiB,
+  maxParts: 50_000,
+  maxObjectSize: 50_000 * 4000 * MiB,
+};
+
+/** Where the blob is, from its URL. */
+export interface BlobTarget {
+  /** The blob's URL as given (a SAS in its query stays there: it is the credential). */
+  readonly url: string;
+  readonly account: string;
+  readonly container: string;
+  readonly blob: string;
+  /** Whether the query carries a SAS (`sig`). */
+  readonly hasSas: boolean;
+}
+
+/**
+ * The account comes from the host when it is `ACCOUNT.blob.…` (Azure and its national clouds),
+ * otherwise from the first path segment, as emulators address it
+ * (`http://127.0.0.1:10000/devstoreaccount1/container/blob`). Undefined when the path has no
+ * container and blob name.
+ */
+export function parseBlobUrl(url: string): BlobTarget | undefined {
+  const parsed = new URL(url);
+  const labels = parsed.hostname.split('.');
+  const segments = parsed.pathname.split('/').slice(1);
+  const hostStyle = labels.length > 2 && labels[1] === 'blob';
+  const account = hostStyle ? labels[0] : segments.shift();
+  const [container, ...name] = segments;
+  if (!account || !container || name.length === 0 || name.join('/') === '') return undefined;
+  return { url: parsed.href, account: decodeURIComponent(account), container: decodeURIComponent(container), blob: decodeURIComponent(name.join('/')), hasSas: parsed.searchParams.has('sig') };
+}
+
+/** The blob's URL with `params` appended to its query: a SAS already there is kept byte for byte. */
+export function withQuery(url: string, params: Readonly<Record<string, string>>): string {
+  const parsed = new URL(url);
+  const added = Object.entries(params).map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
+  const query = [parsed.search.slice(1), ...added].filter((part) => part !== '').join('&');
+  return `${parsed.origin}${parsed.pathname}?${query}`;
+}
+
+/** A new upload id: 16 hex characters, the prefix of every block id of one stream. */
+export function newUploadId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+const UPLOAD_ID = /^[0-9a-f]{16}$/;
+const BLOCK_NUMBER_DIGITS = 5;
+
+export function isUploadId(value: string): boolean {
+  return UPLOAD_ID.test(value);
+}
+
+/**
+ * Block `partNumber` of upload `uploadId`: base64 of the id and the zero-padded number, 21 bytes
+ * for every block (Azure requires one id length for all blocks of a blob; 21 bytes make 28 base64
+ * characters with no padding).
+ */
+export function blockId(uploadId: string, partNumber: number): string {
+  return Buffer.from(`${uploadId}${String(partNumber).padStart(BLOCK_NUMBER_DIGITS, '0')}`, 'latin1').toString('base64');
+}
+
+/** The part number a block id of upload `uploadId` names; undefined for another upload's block. */
+export function parseBlockId(id: string, uploadId: string): number | undefined {
+  const raw = Buffer.from(id, 'base64').toString('latin1');
+  if (raw.length !== uploadId.length + BLOCK_NUMBER_DIGITS || !raw.startsWith(uploadId)) return undefined;
+  const digits = raw.slice(uploadId.length);
+  if (!/^\d+$/.test(digits)) return undefined;
+  const partNumber = Number(digits);
+  return partNumber >= 1 ? partNumber : undefined;
+}
+
+/** The body of Put Block List: every block as `<Latest>`, so a retry after a lost answer commits the same blocks again. */
+export function blockListBody(ids: readonly string[]): string {
+  return `<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`;
+}
+
+export interface ListedBlock {
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface BlockLists {
+  readonly committed: readonly ListedBlock[];
+  readonly uncommitted: readonly ListedBlock[];
+}
+
+const parser = new XMLParser({ parseTagValue: false, ignoreDeclaration: true });
+
+function parseXml(body: string): Record<string, unknown> {
+  try {
+    return parser.parse(body) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** Get Block List's answer; undefined when the body is not a `<BlockList>` (or a block lacks its name or size). */
+export function parseBlockLists(body: string): BlockLists | undefined {
+  const list = parseXml(body)['BlockList'] as { CommittedBlocks?: unknown; UncommittedBlocks?: unknown } | undefined | '';
+  if (list === undefined) return undefined;
+  const committed = blocksOf(list === '' ? undefined : list.CommittedBlocks);
+  const uncommitted = blocksOf(list === '' ? undefined : list.UncommittedBlocks);
+  return committed && uncommitted ? { committed, uncommitted } : undefined;
+}
+
+function blocksOf(section: unknown): ListedBlock[] | undefined {
+  if (section === undefined || section === '') return [];
+  const raw = (section as { Block?: unknown }).Block;
+  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const blocks: ListedBlock[] = [];
+  for (const item of items as Array<{ Name?: unknown; Size?: unknown }>) {
+    const size = Number(item.Size);
+    if (typeof item.Name !== 'string' || !Number.isSafeInteger(size)) return undefined;
+    blocks.push({ name: item.Name, size });
+  }
+  return blocks;
+}
+
+export interface AzureErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Azure's error: the `x-ms-error-code` header (also on HEAD, which has no body), else the body's `<Error><Code>`. */
+export function parseAzureError(headers: Readonly<Record<string, string | undefined>>, body: string): AzureErrorBody | undefined {
+  const error = parseXml(body)['Error'] as { Code?: unknown; Message?: unknown } | undefined;
+  const code = headers['x-ms-error-code'] ?? (typeof error?.Code === 'string' ? error.Code : undefined);
+  if (code === undefined) return undefined;
+  const message = typeof error?.Message === 'string' ? error.Message.split('\n')[0] ?? '' : '';
+  return { code, message };
+}
