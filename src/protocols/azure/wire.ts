@@ -17,15 +17,21 @@ export const AZURE_VERSION = '2025-01-05';
 
 const MiB = 1024 * 1024;
 
+/** Azure's largest block blob: 50,000 blocks of 4,000 MiB, about 190.7 TiB. */
+export const AZURE_MAX_BLOB_SIZE = 50_000 * 4000 * MiB;
+
 /**
- * The Blob service's limits (version 2019-12-12 and later): 50,000 blocks of at most 4,000 MiB,
- * so a blob of at most 4,000 MiB × 50,000 ≈ 190.7 TiB. Azure sets no minimum block size.
+ * The Blob service's limits (version 2019-12-12 and later): 50,000 blocks of at most 4,000 MiB;
+ * Azure sets no smallest block. `maxObjectSize` is what the block-size schedule is made to reach,
+ * not Azure's largest blob: only 50,000 blocks of 4,000 MiB reach that, which a schedule that
+ * starts small can't. 100 TiB makes blocks double every 700 (parts/plan.ts), so 50,000 blocks
+ * hold at least 100 TiB from any first block size, and about 169 TiB from 8 MiB.
  */
 export const AZURE_LIMITS: PartLimits = {
   minPartSize: 1,
   maxPartSize: 4000 * MiB,
   maxParts: 50_000,
-  maxObjectSize: 50_000 * 4000 * MiB,
+  maxObjectSize: 100 * 1024 * 1024 * MiB,
 };
 
 /** Where the blob is, from its URL. */
