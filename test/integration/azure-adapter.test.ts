@@ -176,3 +176,12 @@ describe('withQuery on a real SAS', () => {
     expect(withQuery(`${container}/b?${sas}`, { comp: 'block' })).toBe(`${container}/b?${sas}&comp=block`);
   });
 });
+
+describe('DefaultAzureCredential', () => {
+  it('is loaded only when no credential is given, and its absence says what to install', async () => {
+    const { protocol, call } = adapter('default.bin', {});
+    const error = await protocol.putWhole(call, [Buffer.from('d')], {}).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CredentialsError);
+    expect(String(error)).toContain('npm install @azure/identity@^4');
+  });
+});
