@@ -4,7 +4,11 @@
  * only by luck — another upload's blocks, blocks already committed, blocks gone at commit, a
  * corrupt block — and each credential: Shared Key, SAS, a TokenCredential.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumMismatchError, CredentialsError, HttpStatusError, SessionExpiredError, redactUrl } from '../../src/errors.js';
 import type { OutgoingPart, PartsCall, PartsProtocol } from '../../src/parts/protocol.js';
@@ -14,6 +18,7 @@ import { blockId, newUploadId, withQuery } from '../../src/protocols/azure/wire.
 import { createUndiciTransport, type Transport } from '../../src/transport.js';
 import { AZURITE_KEY, accountSas, fakeEntraToken, startAzurite, type Azurite } from './azurite.js';
 
+const run = promisify(execFile);
 let azurite: Azurite;
 let container: string;
 let transport: Transport;
@@ -180,8 +185,13 @@ describe('withQuery on a real SAS', () => {
 describe('DefaultAzureCredential', () => {
   it('is loaded only when no credential is given, and its absence says what to install', async () => {
     const { protocol, call } = adapter('default.bin', {});
-    const error = await protocol.putWhole(call, [Buffer.from('d')], {}).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(CredentialsError);
-    expect(String(error)).toContain('npm install @azure/identity@^4');
+    await expect(protocol.putWhole(call, [Buffer.from('d')], {})).rejects.toBeInstanceOf(CredentialsError);
+    expect(azurite.proxy?.requests ?? []).toEqual([]);
+    // Vite resolves imports its own way: the message a user sees comes from Node itself (built code).
+    const script = `import('${pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'protocols', 'azure', 'auth.js')).href}')
+      .then((auth) => auth.defaultAzureCredential().getToken('s')).catch((error) => console.log(error.code, error.message))`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(stdout).toContain('RWS_CREDENTIALS');
+    expect(stdout).toContain('npm install @azure/identity@^4');
   });
 });
