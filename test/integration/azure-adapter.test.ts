@@ -70,7 +70,7 @@ describe('the Azure adapter on Azurite', () => {
     const stored = await Promise.all([protocol.putPart(call, uploadId, part(3, c, 13)), protocol.putPart(call, uploadId, part(1, a)), protocol.putPart(call, uploadId, part(2, b, 6))]);
     const listed = await protocol.listParts(call, uploadId);
     expect([...listed.keys()].sort()).toEqual([1, 2, 3]);
-    expect(listed.get(2)).toEqual({ partNumber: 2, size: b.length, tag: blockId(uploadId, 2) });
+    expect(listed.get(2)).toEqual({ partNumber: 2, size: b.length, tag: blockId(uploadId, 2, md5(b)), md5Hex: createHash('md5').update(b).digest('hex') });
     const whole = Buffer.concat([a, b, c]);
     const result = await protocol.complete(call, uploadId, stored.sort((x, y) => x.partNumber - y.partNumber), { md5: md5(whole) });
     expect(result.verified).toBe(true);

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CredentialsError } from '../../src/errors.js';
 import { authorize, cachedToken, STORAGE_SCOPE, type AzureTokenCredential } from '../../src/protocols/azure/auth.js';
@@ -6,17 +6,20 @@ import { sharedKeyAuthorization, stringToSign } from '../../src/protocols/azure/
 import { AZURE_LIMITS, AZURE_MAX_BLOB_SIZE, blockId, blockListBody, newUploadId, parseAzureError, parseBlobUrl, parseBlockId, parseBlockLists, withQuery } from '../../src/protocols/azure/wire.js';
 
 describe('Azure block ids', () => {
-  it('have one length for every block up to 50,000, without base64 padding', () => {
+  const md5 = createHash('md5').update('block bytes').digest('base64');
+
+  it('have one length for every block up to 50,000, with or without an MD5, without base64 padding', () => {
     const uploadId = newUploadId();
-    const lengths = new Set([1, 9, 10, 999, 12_345, 50_000].map((n) => blockId(uploadId, n).length));
-    expect([...lengths]).toEqual([28]);
-    expect(blockId(uploadId, 50_000)).not.toContain('=');
+    const lengths = new Set([1, 9, 10, 999, 12_345, 50_000].flatMap((n) => [blockId(uploadId, n).length, blockId(uploadId, n, md5).length]));
+    expect([...lengths]).toEqual([52]);
+    expect(blockId(uploadId, 50_000, md5)).not.toContain('=');
   });
 
-  it('name their part number for their own upload and nothing for another one', () => {
+  it('name their part number and MD5 for their own upload and nothing for another one', () => {
     const uploadId = newUploadId();
-    expect(parseBlockId(blockId(uploadId, 42), uploadId)).toBe(42);
-    expect(parseBlockId(blockId(newUploadId(), 42), uploadId)).toBeUndefined();
+    expect(parseBlockId(blockId(uploadId, 42, md5), uploadId)).toEqual({ partNumber: 42, md5Hex: Buffer.from(md5, 'base64').toString('hex') });
+    expect(parseBlockId(blockId(uploadId, 42), uploadId)).toEqual({ partNumber: 42, md5Hex: undefined });
+    expect(parseBlockId(blockId(newUploadId(), 42, md5), uploadId)).toBeUndefined();
     expect(parseBlockId(Buffer.from('block-000001').toString('base64'), uploadId)).toBeUndefined();
     expect(parseBlockId(blockId(uploadId, 0), uploadId)).toBeUndefined();
   });

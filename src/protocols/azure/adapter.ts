@@ -75,7 +75,7 @@ class AzureBlockBlobs implements PartsProtocol {
   }
 
   async putPart(call: PartsCall, uploadId: string, part: OutgoingPart): Promise<StoredPart> {
-    const id = blockId(uploadId, part.partNumber);
+    const id = blockId(uploadId, part.partNumber, part.digests.md5);
     const headers = { ...this.azure.headers.everyRequest, ...(part.digests.md5 === undefined ? {} : { 'content-md5': part.digests.md5 }) };
     const url = withQuery(this.targetUrl, { comp: 'block', blockid: id });
     const answer = await call.send(`Put Block ${part.partNumber}`, () => this.build('PUT', url, headers, part.length), part.body);
@@ -85,8 +85,9 @@ class AzureBlockBlobs implements PartsProtocol {
   }
 
   /**
-   * The blocks of `uploadId` staged and not committed (Get Block List, which is never paged).
-   * Other uploads' blocks are ignored; a blob without any block is an upload that staged none yet.
+   * The blocks of `uploadId` staged and not committed (Get Block List, which is never paged), each
+   * with the MD5 its id carries. Other uploads' blocks are ignored; a blob without any block is an
+   * upload that staged none yet.
    * This upload's blocks among the committed ones mean it was completed: the upload is gone.
    */
   async listParts(call: PartsCall, uploadId: string): Promise<ReadonlyMap<number, ListedPart>> {
@@ -105,8 +106,10 @@ class AzureBlockBlobs implements PartsProtocol {
     }
     const found = new Map<number, ListedPart>();
     for (const block of lists.uncommitted) {
-      const partNumber = parseBlockId(block.name, uploadId);
-      if (partNumber !== undefined) found.set(partNumber, { partNumber, size: block.size, tag: block.name });
+      const parsed = parseBlockId(block.name, uploadId);
+      if (parsed === undefined) continue;
+      const { partNumber, md5Hex } = parsed;
+      found.set(partNumber, { partNumber, size: block.size, tag: block.name, ...(md5Hex === undefined ? {} : { md5Hex }) });
     }
     return found;
   }

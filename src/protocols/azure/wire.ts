@@ -76,29 +76,40 @@ export function newUploadId(): string {
 }
 
 const UPLOAD_ID = /^[0-9a-f]{16}$/;
-const BLOCK_NUMBER_DIGITS = 5;
+const BLOCK_NUMBER_DIGITS = 7;
+const MD5_BYTES = 16;
+const NO_MD5 = Buffer.alloc(MD5_BYTES);
 
 export function isUploadId(value: string): boolean {
   return UPLOAD_ID.test(value);
 }
 
 /**
- * Block `partNumber` of upload `uploadId`: base64 of the id and the zero-padded number, 21 bytes
- * for every block (Azure requires one id length for all blocks of a blob; 21 bytes make 28 base64
- * characters with no padding).
+ * Block `partNumber` of upload `uploadId`, holding bytes whose MD5 is `md5` (base64; zeros when
+ * none was computed): base64 of the upload id, the zero-padded number and the raw MD5. 39 bytes for
+ * every block, 52 characters without padding: Azure requires one id length for all blocks of a
+ * blob. The MD5 in the id is what lets a resume keep a block: Get Block List gives no digest.
  */
-export function blockId(uploadId: string, partNumber: number): string {
-  return Buffer.from(`${uploadId}${String(partNumber).padStart(BLOCK_NUMBER_DIGITS, '0')}`, 'latin1').toString('base64');
+export function blockId(uploadId: string, partNumber: number, md5?: string): string {
+  const digest = md5 === undefined ? NO_MD5 : Buffer.from(md5, 'base64');
+  return Buffer.concat([Buffer.from(`${uploadId}${String(partNumber).padStart(BLOCK_NUMBER_DIGITS, '0')}`, 'latin1'), digest]).toString('base64');
 }
 
-/** The part number a block id of upload `uploadId` names; undefined for another upload's block. */
-export function parseBlockId(id: string, uploadId: string): number | undefined {
-  const raw = Buffer.from(id, 'base64').toString('latin1');
-  if (raw.length !== uploadId.length + BLOCK_NUMBER_DIGITS || !raw.startsWith(uploadId)) return undefined;
-  const digits = raw.slice(uploadId.length);
-  if (!/^\d+$/.test(digits)) return undefined;
-  const partNumber = Number(digits);
-  return partNumber >= 1 ? partNumber : undefined;
+export interface ParsedBlockId {
+  readonly partNumber: number;
+  /** Hex MD5 of the block's bytes, when the id carries one. */
+  readonly md5Hex: string | undefined;
+}
+
+/** The part number (and MD5) a block id of upload `uploadId` names; undefined for another upload's block. */
+export function parseBlockId(id: string, uploadId: string): ParsedBlockId | undefined {
+  const raw = Buffer.from(id, 'base64');
+  const prefix = raw.subarray(0, uploadId.length + BLOCK_NUMBER_DIGITS).toString('latin1');
+  if (raw.length !== uploadId.length + BLOCK_NUMBER_DIGITS + MD5_BYTES || !prefix.startsWith(uploadId)) return undefined;
+  const digits = prefix.slice(uploadId.length);
+  if (!/^\d+$/.test(digits) || Number(digits) < 1) return undefined;
+  const digest = raw.subarray(prefix.length);
+  return { partNumber: Number(digits), md5Hex: digest.equals(NO_MD5) ? undefined : digest.toString('hex') };
 }
 
 /** The body of Put Block List: every block as `<Latest>`, so a retry after a lost answer commits the same blocks again. */
