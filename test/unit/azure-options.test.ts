@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { placeAzureHeaders, validateAzure } from '../../src/protocols/azure/options.js';
+import { checkAzureChunkSize, placeAzureHeaders, validateAzure } from '../../src/protocols/azure/options.js';
 
 const blob = 'https://acct.blob.core.windows.net/ctr/dir/blob.bin';
 const key = Buffer.alloc(64, 7).toString('base64');
@@ -33,6 +33,24 @@ describe('azure options', () => {
   it('need a container and a blob name in the URL', () => {
     expect(() => validateAzure({ accountKey: key }, 'https://acct.blob.core.windows.net/ctr', {})).toThrow(/`url` to be a blob URL/);
     expect(validateAzure({ accountKey: key }, 'http://127.0.0.1:10000/devstoreaccount1/ctr/b', {}).target).toMatchObject({ account: 'devstoreaccount1', container: 'ctr', blob: 'b' });
+  });
+});
+
+describe('azure sizes and resumes', () => {
+  it('take queueSize (default 4) and a first block size from 1 byte to 4000 MiB', () => {
+    expect(validateAzure({ accountKey: key }, blob, {}).queueSize).toBe(4);
+    expect(validateAzure({ accountKey: key }, blob, {}, 8).queueSize).toBe(8);
+    expect(() => validateAzure({ accountKey: key }, blob, {}, 0)).toThrow(RangeError);
+    expect(() => validateAzure({ accountKey: key }, blob, {}, '4')).toThrow(/`queueSize` to be a finite number/);
+    expect(checkAzureChunkSize(1)).toBe(1);
+    expect(checkAzureChunkSize(4000 * 1024 * 1024)).toBe(4000 * 1024 * 1024);
+    expect(() => checkAzureChunkSize(4000 * 1024 * 1024 + 1)).toThrow(/`chunkSize` \(the first Azure block size\)/);
+  });
+
+  it("target the blob of a checkpoint's URL without the upload id it carries, the SAS kept as it was", () => {
+    const sas = 'sv=2021-06-08&se=2030-01-01T00%3A00%3A00Z&sig=a%2Bb';
+    expect(validateAzure(undefined, `${blob}?${sas}&rwsUploadId=0123456789abcdef`, {}).target.url).toBe(`${blob}?${sas}`);
+    expect(validateAzure({ accountKey: key }, `${blob}?rwsUploadId=0123456789abcdef`, {}).target.url).toBe(blob);
   });
 });
 

@@ -20,10 +20,8 @@ import type { TransportAnswer } from '../../transport.js';
 import { EXCERPT_CHARS, type UploadResult } from '../../upload-answers.js';
 import { authorize } from './auth.js';
 import type { ResolvedAzure } from './options.js';
-import { AZURE_LIMITS, blockId, blockListBody, isUploadId, newUploadId, parseAzureError, parseBlockId, parseBlockLists, withQuery } from './wire.js';
+import { AZURE_LIMITS, blockId, blockListBody, isUploadId, newUploadId, parseAzureError, parseBlockId, parseBlockLists, UPLOAD_PARAM, withQuery } from './wire.js';
 
-/** Where a checkpoint's URL names the upload (never sent to Azure). */
-const UPLOAD_PARAM = 'rwsUploadId';
 /** Error codes that mean the bytes Azure received are not the ones whose digest was sent. */
 const DIGEST_CODES = new Set(['Md5Mismatch', 'Crc64Mismatch']);
 /** Azurite answers a wrong block MD5 with InvalidOperation and this message, not Azure's Md5Mismatch. */
@@ -49,9 +47,11 @@ export function createAzureProtocol(azure: ResolvedAzure): PartsProtocol {
 class AzureBlockBlobs implements PartsProtocol {
   readonly limits = AZURE_LIMITS;
   readonly targetUrl: string;
+  readonly queueSize: number;
 
   constructor(private readonly azure: ResolvedAzure) {
     this.targetUrl = azure.target.url;
+    this.queueSize = azure.queueSize;
   }
 
   partChecksum(option: ChecksumOption): ChecksumOption {

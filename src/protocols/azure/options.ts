@@ -5,7 +5,7 @@
  * echoed.
  */
 import { cachedToken, defaultAzureCredential, type AzureAuth, type AzureTokenCredential } from './auth.js';
-import { parseBlobUrl, type BlobTarget } from './wire.js';
+import { AZURE_LIMITS, parseBlobUrl, UPLOAD_PARAM, type BlobTarget } from './wire.js';
 
 export interface AzureOptions {
   /**
@@ -39,7 +39,11 @@ export interface ResolvedAzure {
   readonly target: BlobTarget;
   readonly auth: AzureAuth;
   readonly headers: AzureHeaders;
+  /** Blocks in flight: the top-level `queueSize`. */
+  readonly queueSize: number;
 }
+
+export const DEFAULT_QUEUE_SIZE = 4;
 
 const COMMIT_HEADERS = new Set([
   'x-ms-blob-cache-control',
@@ -125,19 +129,43 @@ const AZURE_FIELDS: ReadonlySet<string> = new Set(['accountName', 'accountKey', 
 
 /**
  * The `azure` option with the blob's `url` (already checked as an http(s) URL, and refused over
- * plain http except to loopback): the target, the credential and the headers.
+ * plain http except to loopback; a checkpoint's URL loses the upload id it carries) and the
+ * top-level `queueSize`: the target, the credential, the headers and the blocks in flight.
  */
-export function validateAzure(value: unknown, url: string, headers: Readonly<Record<string, string>>): ResolvedAzure {
+export function validateAzure(value: unknown, url: string, headers: Readonly<Record<string, string>>, queueSize?: unknown): ResolvedAzure {
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw new TypeError(`Expected \`azure\` to be an object, received ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   }
   const azure = (value ?? {}) as Record<string, unknown>;
   const unknown = Object.keys(azure).filter((name) => !AZURE_FIELDS.has(name));
   if (unknown.length > 0) throw new TypeError(`Unknown \`azure\` option ${unknown.map((name) => `\`azure.${name}\``).join(', ')}: expected ${[...AZURE_FIELDS].join(', ')}`);
-  const target = parseBlobUrl(url);
+  const target = parseBlobUrl(withoutUploadId(url));
   if (!target) {
     throw new TypeError('Expected `url` to be a blob URL with a container and a blob name: `https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB`, or `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/BLOB` for an emulator');
   }
   const contentType = expectText('azure.contentType', azure['contentType']);
-  return { target, auth: resolveAuth(target, azure), headers: placeAzureHeaders(headers, contentType) };
+  return { target, auth: resolveAuth(target, azure), headers: placeAzureHeaders(headers, contentType), queueSize: validateQueueSize(queueSize) };
+}
+
+function validateQueueSize(value: unknown): number {
+  if (value === undefined) return DEFAULT_QUEUE_SIZE;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`Expected \`queueSize\` to be a finite number, received ${typeof value}`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Expected \`queueSize\` to be an integer ≥ 1, received ${value}`);
+  return value;
+}
+
+/** The blob URL of a checkpoint (its SAS kept byte for byte), without the upload id the stream put there. */
+function withoutUploadId(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has(UPLOAD_PARAM)) return url;
+  const query = parsed.search.slice(1).split('&').filter((pair) => pair.split('=')[0] !== UPLOAD_PARAM).join('&');
+  return `${parsed.origin}${parsed.pathname}${query === '' ? '' : `?${query}`}`;
+}
+
+/** `chunkSize` with Azure: the first block's size, from 1 byte to 4000 MiB. */
+export function checkAzureChunkSize(size: number): number {
+  if (size < AZURE_LIMITS.minPartSize || size > AZURE_LIMITS.maxPartSize) {
+    throw new RangeError(`Expected \`chunkSize\` (the first Azure block size) to be from 1 byte to 4000 MiB, received ${size}`);
+  }
+  return size;
 }

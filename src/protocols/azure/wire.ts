@@ -70,6 +70,9 @@ export function withQuery(url: string, params: Readonly<Record<string, string>>)
   return `${parsed.origin}${parsed.pathname}?${query}`;
 }
 
+/** Where a checkpoint's URL names the upload (never sent to Azure). */
+export const UPLOAD_PARAM = 'rwsUploadId';
+
 /** A new upload id: 16 hex characters, the prefix of every block id of one stream. */
 export function newUploadId(): string {
   return randomBytes(8).toString('hex');
