@@ -55,7 +55,10 @@ async function spawnAzurite(tls: { cert: string; key: string } | undefined): Pro
   const child = spawn(process.execPath, [azuriteMain(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not listen within ${START_TIMEOUT_MS} ms: ${output}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`Azurite did not listen within ${START_TIMEOUT_MS} ms: ${output}`));
+    }, START_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listens on https?:\/\/127\.0\.0\.1:(\d+)/.exec(output);
