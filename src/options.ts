@@ -11,7 +11,8 @@ import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveTarget, type S3Headers, type S3Target } from './protocols/s3.js';
+import { placeS3Headers, type S3Headers } from './protocols/s3/headers.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, resolveTarget, type S3Target } from './protocols/s3/wire.js';
 import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from './credentials/aws.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
