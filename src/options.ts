@@ -11,6 +11,7 @@ import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
+import { checkAzureChunkSize, validateAzure, type AzureOptions, type ResolvedAzure } from './protocols/azure/options.js';
 import { placeS3Headers, type S3Headers } from './protocols/s3/headers.js';
 import { MAX_PART_SIZE, MIN_PART_SIZE, resolveTarget, type S3Target } from './protocols/s3/wire.js';
 import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from './credentials/aws.js';
@@ -100,12 +101,20 @@ export interface ResumableWriteStreamOptions {
    * The wire protocol. `'gcs'`: `Content-Range` + `308 Resume Incomplete` (Google Cloud Storage
    * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
    * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
-   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`).
-   * @default 'gcs', or 's3' when `s3` is given
+   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`). `'azure'`: Azure Block
+   * Blobs, blocks in parallel (`url` is the blob URL; see `azure`).
+   * @default 'gcs', or 's3' when `s3` is given, or 'azure' when `azure` is
    */
   protocol?: ProtocolName;
   /** Where and how to upload with `protocol: 's3'`. */
   s3?: S3Options;
+  /** The credential with `protocol: 'azure'`, when `url` carries no SAS. */
+  azure?: AzureOptions;
+  /**
+   * Blocks in flight at once with `protocol: 'azure'` (with `'s3'`: `s3.queueSize`). Memory: at
+   * most (queueSize + 1) × the current block size is held. @default 4
+   */
+  queueSize?: number;
   /**
    * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
    * positive integer, with `'s3'` the first part size, 5 MiB to 5 GiB (it doubles every 900
@@ -185,6 +194,8 @@ export interface ResolvedOptions {
   readonly protocol: ProtocolName;
   /** With protocol 's3'. */
   readonly s3: ResolvedS3 | undefined;
+  /** With protocol 'azure'. */
+  readonly azure: ResolvedAzure | undefined;
   /** The session URI when given (or from the checkpoint); undefined with a factory. */
   readonly url: string | undefined;
   readonly sessionFactory: SessionFactory | undefined;
@@ -299,6 +310,7 @@ export function validateUrl(value: unknown, option = 'url'): string {
 function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   if (value === undefined) return DEFAULT_CHUNK_SIZE;
   const size = expectInteger('chunkSize', value, 1);
+  if (protocol === 'azure') return checkAzureChunkSize(size);
   if (protocol === 's3') {
     if (size < MIN_PART_SIZE || size > MAX_PART_SIZE) {
       throw new RangeError(`Expected \`chunkSize\` (the S3 part size) to be from 5 MiB to 5 GiB, received ${size}`);
@@ -311,16 +323,17 @@ function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   return size;
 }
 
-const PROTOCOL_NAMES: readonly string[] = [...Object.keys(PROTOCOLS), 's3'];
+const PROTOCOL_NAMES: readonly string[] = [...Object.keys(PROTOCOLS), 's3', 'azure'];
 
-function validateProtocol(value: unknown, hasS3: boolean): ProtocolName {
-  if (value === undefined) return hasS3 ? 's3' : 'gcs';
+function validateProtocol(value: unknown, hasS3: boolean, hasAzure: boolean): ProtocolName {
+  if (value === undefined) return hasS3 ? 's3' : hasAzure ? 'azure' : 'gcs';
+  if (value !== 'azure' && hasAzure) throw new TypeError(`\`azure\` only applies with \`protocol: 'azure'\`, received protocol ${describe(value)}`);
   if (typeof value !== 'string' || !PROTOCOL_NAMES.includes(value)) {
     throw new TypeError(`Expected \`protocol\` to be ${PROTOCOL_NAMES.map((name) => `'${name}'`).join(', ')}, received ${describe(value)}`);
   }
   if (value === 's3' && !hasS3) throw new TypeError("`protocol: 's3'` needs an `s3` option ({ bucket, key, … })");
   if (value !== 's3' && hasS3) throw new TypeError(`\`s3\` only applies with \`protocol: 's3'\`, received protocol '${value}'`);
-  return value as OffsetProtocolName;
+  return value as ProtocolName;
 }
 
 function expectString(name: string, value: unknown, optional = false): string | undefined {
@@ -501,7 +514,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new TypeError(`Expected \`allowInsecureHttp\` to be a boolean, received ${describe(raw.allowInsecureHttp)}`);
   }
   const allowInsecureHttp = raw.allowInsecureHttp === true;
-  const protocol = validateProtocol(raw.protocol, raw.s3 !== undefined);
+  const protocol = validateProtocol(raw.protocol, raw.s3 !== undefined, raw.azure !== undefined);
   if (protocol === 's3' && raw.url !== undefined) {
     throw new TypeError("`url` does not apply to `protocol: 's3'`: the upload is created from `s3` ({ bucket, key, … })");
   }
@@ -511,12 +524,16 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const headers = protocol === 'gcs' ? refuseSessionHeaders(validateHeaders(raw.headers)) : validateHeaders(raw.headers);
   const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined || resume !== undefined, headers) : undefined;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
+  const url = typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl;
+  if (raw.queueSize !== undefined && protocol !== 'azure') throw new TypeError(`\`queueSize\` applies to \`protocol: 'azure'\` (with 's3': \`s3.queueSize\`), received protocol '${protocol}'`);
+  if (protocol === 'azure' && sessionFactory) throw new TypeError("Expected `url` to be the blob's URL with `protocol: 'azure'`, received a function");
+  const azure = protocol === 'azure' && url !== undefined ? validateAzure(raw.azure, url, headers, raw.queueSize) : undefined;
   const memoryBudget = raw.memoryBudget;
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
     throw new TypeError(`Expected \`memoryBudget\` to come from createMemoryBudget(), received ${describe(memoryBudget)}`);
   }
-  if (memoryBudget !== undefined && protocol === 's3') {
-    throw new TypeError("`memoryBudget` is not supported with `protocol: 's3'` yet: bound memory with `s3.queueSize` and `chunkSize`");
+  if (memoryBudget !== undefined && (protocol === 's3' || protocol === 'azure')) {
+    throw new TypeError(`\`memoryBudget\` is not supported with \`protocol: '${protocol}'\` yet: bound memory with the queue size and \`chunkSize\``);
   }
   if (typeof resume === 'object' && resume.protocol !== protocol) {
     throw new TypeError(`Expected \`protocol\` to be '${resume.protocol}', the protocol of the checkpoint given as \`resume\`, received '${protocol}'`);
@@ -528,9 +545,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   return {
     protocol,
     s3,
+    azure,
     allowInsecureHttp,
     memoryBudget,
-    url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,
+    url,
     sessionFactory,
     checksum,
     checkpointStore,

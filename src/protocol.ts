@@ -19,7 +19,7 @@ import type { AnswerSummary, ChunkRequest, StatusQuery, UploadRequest } from './
 /** Protocols that send chunks in order to an offset the server reports: one {@link UploadProtocol} each. */
 export type OffsetProtocolName = 'gcs' | 'tus';
 /** Protocols that send independent parts in parallel: one `PartsProtocol` each (parts/protocol.ts). */
-export type PartsProtocolName = 's3';
+export type PartsProtocolName = 's3' | 'azure';
 /** Every protocol. */
 export type ProtocolName = OffsetProtocolName | PartsProtocolName;
 
