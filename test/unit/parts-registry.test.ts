@@ -17,11 +17,11 @@ const answer = (status: number, body = ''): TransportAnswer => ({ status, header
 const s3Error = (code: string) => `<?xml version="1.0"?><Error><Code>${code}</Code><Message>m</Message></Error>`;
 
 describe('registries', () => {
-  it('s3 is a parts protocol; gcs and tus are offset protocols; isProtocolName covers both registries', () => {
-    expect(isPartsProtocolName('s3')).toBe(true);
-    expect(isOffsetProtocolName('s3')).toBe(false);
-    for (const name of ['s3', 'gcs', 'tus']) expect(isProtocolName(name)).toBe(true);
-    for (const name of ['S3', 'azure', '', undefined, 'toString']) expect(isProtocolName(name)).toBe(false);
+  it('s3 and azure are parts protocols; gcs and tus are offset protocols; isProtocolName covers both registries', () => {
+    for (const name of ['s3', 'azure']) expect(isPartsProtocolName(name)).toBe(true);
+    for (const name of ['s3', 'azure']) expect(isOffsetProtocolName(name)).toBe(false);
+    for (const name of ['s3', 'azure', 'gcs', 'tus']) expect(isProtocolName(name)).toBe(true);
+    for (const name of ['S3', 'Azure', '', undefined, 'toString']) expect(isProtocolName(name)).toBe(false);
   });
 
   it('the S3 factory reads its own resolved options', () => {
