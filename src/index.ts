@@ -6,6 +6,9 @@ export type { UploadResult } from './upload-answers.js';
 export type { ResumableWriteStreamOptions, RetryOptions, S3Options, SessionFactory, TimeoutOptions } from './options/index.js';
 export type { S3ObjectResult } from './protocols/s3/xml.js';
 export type { S3CredentialProvider, S3Credentials } from './credentials/aws.js';
+export type { AzureOptions } from './protocols/azure/options.js';
+export type { AzureAccessToken, AzureTokenCredential } from './protocols/azure/auth.js';
+export type { AzureBlobResult } from './protocols/azure/adapter.js';
 export { DEFAULT_CHUNK_SIZE } from './options/index.js';
 export { CHUNK_ALIGNMENT } from './content-range.js';
 export {

@@ -15,6 +15,8 @@ export interface ProtocolOptionsContext {
   readonly headers: Readonly<Record<string, string>>;
   /** Parts in flight: `queueSize`, or the protocol's alias of it. */
   readonly queueSize: number;
+  /** The `url` option (or the checkpoint's), validated: set when the hook `takesUrl`. */
+  readonly url: string | undefined;
 }
 
 export interface ProtocolOptionsHook<Resolved> {
@@ -22,6 +24,11 @@ export interface ProtocolOptionsHook<Resolved> {
   readonly protocol: ProtocolName;
   /** The option's shape for messages, e.g. `{ bucket, key, … }`. */
   readonly shape: string;
+  /**
+   * The object is named by `url` (Azure: the blob URL, its SAS the credential): `url` is then
+   * required (not a factory) and the protocol's own option optional.
+   */
+  readonly takesUrl?: boolean;
   /** A key of the option that sets `queueSize` too (`s3.queueSize`, from before `queueSize` was top-level). */
   readonly queueSizeAlias?: string;
   /** A RangeError naming `chunkSize` when the protocol can't use `size` as its (first) part size. */

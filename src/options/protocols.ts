@@ -5,6 +5,7 @@
  */
 import type { ProtocolName } from '../protocol.js';
 import { isOffsetProtocolName, PROTOCOLS } from '../protocols/index.js';
+import { AZURE_OPTIONS } from '../protocols/azure/options.js';
 import { S3_OPTIONS } from '../protocols/s3/options.js';
 import { DEFAULT_QUEUE_SIZE } from './defaults.js';
 import { describe, expectObject, optionalInteger } from './expect.js';
@@ -13,6 +14,7 @@ import type { ProtocolOptionsHook } from './protocol-hook.js';
 /** Option name → the hook of the protocol it configures. */
 export const PROTOCOL_OPTIONS = {
   s3: S3_OPTIONS,
+  azure: AZURE_OPTIONS,
 } as const satisfies Readonly<Record<string, ProtocolOptionsHook<unknown>>>;
 
 type ProtocolOption = keyof typeof PROTOCOL_OPTIONS;
@@ -38,7 +40,7 @@ export function validateProtocol(raw: Record<string, unknown>): ProtocolName {
     throw new TypeError(`Expected \`protocol\` to be ${PROTOCOL_NAMES.map((name) => `'${name}'`).join(', ')}, received ${describe(value)}`);
   }
   const own = protocolOption(value as ProtocolName);
-  if (own !== undefined && raw[own] === undefined) {
+  if (own !== undefined && raw[own] === undefined && PROTOCOL_OPTIONS[own].takesUrl !== true) {
     throw new TypeError(`\`protocol: '${value}'\` needs an \`${own}\` option (${PROTOCOL_OPTIONS[own].shape})`);
   }
   const foreign = given.find((option) => option !== own);

@@ -26,7 +26,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const { url, sessionFactory } = resolveUrl(raw, protocol, resume, allowInsecureHttp);
   const headers = validateHeaders(raw.headers, protocol);
   const queueSize = validateQueueSize(raw, protocol);
-  const own = resolveProtocolOption(raw, protocol, { allowInsecureHttp, resumable: checkpointStore !== undefined || resume !== undefined, headers, queueSize });
+  const own = resolveProtocolOption(raw, protocol, { allowInsecureHttp, resumable: checkpointStore !== undefined || resume !== undefined, headers, queueSize, url });
   checkResumeProtocol(resume, protocol);
   const option = protocolOption(protocol);
   const chunkSize = validateChunkSize(raw.chunkSize, protocol, option === undefined ? undefined : PROTOCOL_OPTIONS[option]);
@@ -52,10 +52,14 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
 /**
  * The session URI: given, a factory, or the checkpoint's. A parts protocol creates its upload
- * from its own option and takes no `url`.
+ * from its own option and takes no `url`, unless the object is named by its URL (Azure).
  */
 function resolveUrl(raw: Record<string, unknown>, protocol: ProtocolName, resume: ResolvedOptions['resume'], allowInsecureHttp: boolean) {
-  const option = protocolOption(protocol);
+  const hook = protocolOption(protocol);
+  const option = hook !== undefined && PROTOCOL_OPTIONS[hook].takesUrl === true ? undefined : hook;
+  if (hook !== undefined && option === undefined && typeof raw.url === 'function') {
+    throw new TypeError(`Expected \`url\` to be the object's URL with \`protocol: '${protocol}'\`, received a function`);
+  }
   if (option !== undefined && raw.url !== undefined) {
     throw new TypeError(`\`url\` does not apply to \`protocol: '${protocol}'\`: the upload is created from \`${option}\` (${PROTOCOL_OPTIONS[option].shape})`);
   }

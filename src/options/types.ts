@@ -8,6 +8,7 @@ import type { Checkpoint, CheckpointStore } from '../checkpoint.js';
 import type { ChecksumOption } from '../checksum.js';
 import type { MemoryBudget } from '../memory-budget.js';
 import type { ProtocolName } from '../protocol.js';
+import type { AzureOptions } from '../protocols/azure/options.js';
 import type { S3Options } from '../protocols/s3/options.js';
 import type { ResolvedProtocolOptions } from './protocols.js';
 
@@ -61,12 +62,15 @@ export interface ResumableWriteStreamOptions {
    * The wire protocol. `'gcs'`: `Content-Range` + `308 Resume Incomplete` (Google Cloud Storage
    * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
    * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
-   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`).
-   * @default 'gcs', or 's3' when `s3` is given
+   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`). `'azure'`: Azure Block
+   * Blobs, blocks in parallel (`url` is the blob URL; see `azure`).
+   * @default 'gcs', or 's3' when `s3` is given, or 'azure' when `azure` is
    */
   protocol?: ProtocolName;
   /** Where and how to upload with `protocol: 's3'`. */
   s3?: S3Options;
+  /** The credential with `protocol: 'azure'` when `url` carries no SAS, and the blob's Content-Type. */
+  azure?: AzureOptions;
   /**
    * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
    * positive integer, with `'s3'` the first part size, 5 MiB to 5 GiB (it doubles every 900
@@ -77,7 +81,7 @@ export interface ResumableWriteStreamOptions {
    */
   chunkSize?: number;
   /**
-   * Parts in flight at once, with a parts protocol (`'s3'`; `s3.queueSize` is the same setting).
+   * Parts in flight at once, with a parts protocol (`'s3'`, `'azure'`; `s3.queueSize` is the same setting).
    * Memory: at most (queueSize + 1) × the current part size is held. Not for `'gcs'`/`'tus'`,
    * which send one request at a time.
    * @default 4

@@ -8,6 +8,8 @@ import type { ResolvedOptions } from '../options/index.js';
 import type { PartsProtocol } from '../parts/protocol.js';
 import type { UploadProtocol } from '../offset/protocol.js';
 import type { OffsetProtocolName, PartsProtocolName, ProtocolName } from '../protocol.js';
+import { createAzureProtocol } from './azure/adapter.js';
+import type { ResolvedAzure } from './azure/options.js';
 import { createGcsProtocol } from './gcs/adapter.js';
 import { createS3Parts } from './s3/adapter.js';
 import { createTusProtocol } from './tus/adapter.js';
@@ -20,6 +22,7 @@ export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol
 /** Each parts protocol's adapter factory: it reads its own resolved options (S3: `options.s3`). */
 export const PARTS_PROTOCOLS: Readonly<Record<PartsProtocolName, (options: ResolvedOptions) => PartsProtocol>> = {
   s3: createS3Parts,
+  azure: (options) => createAzureProtocol(options.azure as ResolvedAzure),
 };
 
 /** Whether `value` names an offset protocol of the registry above. */

@@ -78,3 +78,10 @@ expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k', credential
 void createGcsSession({ bucket: 'b', name: 'n', auth: new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }) });
 void createGcsSession({ bucket: 'b', name: 'n', auth: await new GoogleAuth().getClient() });
 void createGcsSession({ bucket: 'b', name: 'n', useAuthWithCustomEndpoint: true });
+
+// Azure Block Blobs: `url` is the blob URL; the credential is a SAS in it, a key, or a TokenCredential.
+createResumableWriteStream({ protocol: 'azure', url: 'https://a.blob.core.windows.net/c/b?sig=x', queueSize: 4 });
+createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { accountKey: 'a2V5' } });
+createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { credential: { getToken: async () => ({ token: 't', expiresOnTimestamp: 0 }) } } });
+expectAssignable<ProtocolName>('azure');
+expectError(createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { credential: { getToken: () => 'token' } } }));
