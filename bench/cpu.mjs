@@ -3,7 +3,8 @@
 // figures, are what this noisy 2-core machine can compare). Never part of npm test.
 //
 //   node bench/cpu.mjs [--size-mib 512] [--runs 3] [--chunks 8,16] [--protocols gcs,tus,s3]
-//                      [--fresh] [--old PATH/TO/OLDER/dist] [--streams 200] [--stream-mib 16]
+//                      [--fresh] [--old PATH/TO/OLDER/dist] [--new PATH/TO/dist] [--streams 200] [--stream-mib 16]
+//                      [--budget-mib M]
 //                      [--results]
 //
 // The server runs in its own process (bench/server.mjs). Every scenario runs once per round, in
@@ -28,8 +29,11 @@ const RUNS = Number(option('--runs', '3'));
 const CHUNKS = option('--chunks', '8,16').split(',').map(Number);
 const PROTOCOLS = option('--protocols', 'gcs,tus,s3').split(',');
 const OLD = option('--old', undefined);
+// `--new`: the build measured as "ours" (default: this checkout's dist).
+const NEW = option('--new', undefined);
 const STREAMS = Number(option('--streams', '0'));
 const STREAM_MIB = Number(option('--stream-mib', '16'));
+const BUDGET_MIB = Number(option('--budget-mib', '0'));
 const SOURCE = args.includes('--fresh') ? {} : { copy: false };
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -39,7 +43,7 @@ const RAW_NAMES = { gcs: 'raw undici PUT of every byte', tus: 'raw undici PATCH 
 
 function scenariosOf(protocol) {
   const { raw, ours } = KINDS[protocol];
-  const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', undefined]];
+  const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', NEW && resolve(NEW)]];
   return [
     { key: 'raw', name: RAW_NAMES[protocol], spec: { kind: raw } },
     ...CHUNKS.flatMap((chunk) =>
@@ -110,23 +114,44 @@ function table(scenarios, results, baseKey, baseName) {
   return `| scenario | client CPU s per GiB (median) | ÷ ${baseName} | MiB/s | ÷ ${baseName} | peak RSS growth (MiB) | every run (s per GiB) |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
 }
 
+const medianOf = (runs, figure) => median(runs.map(figure));
+const targets = [];
+
+/** The issue's targets, as ratios to the raw request of the same run. */
+function targetRows(protocol, results) {
+  const raw = results.raw;
+  for (const chunk of CHUNKS) {
+    for (const [checksum, cpuLimit, speedLimit] of [[false, 1.15, 0.9], ['crc32c', 1.4, 0.8]]) {
+      const runs = results[`ours/${chunk}/${checksum}`];
+      const cpu = medianOf(runs, cpuPerGiB) / medianOf(raw, cpuPerGiB);
+      const speed = medianOf(runs, (result) => result.mibps) / medianOf(raw, (result) => result.mibps);
+      const label = `${protocol}, ${chunk} MiB, ${checksum === false ? 'checksum: false' : 'CRC32C'}`;
+      targets.push([`${label}: CPU per GiB ≤ ${cpuLimit}× raw`, `${cpu.toFixed(2)}×`, cpu <= cpuLimit]);
+      if (protocol !== 's3') targets.push([`${label}: MiB/s ≥ ${speedLimit}× raw`, `${speed.toFixed(2)}×`, speed >= speedLimit]);
+    }
+  }
+}
+
 const sections = [];
 for (const protocol of PROTOCOLS) {
   const scenarios = scenariosOf(protocol);
   const results = await measure(KINDS[protocol].server, scenarios, protocol);
+  targetRows(protocol, results);
   sections.push(`### ${protocol}, ${SIZE_MIB} MiB\n\n${table(scenarios, results, 'raw', 'raw')}`);
 }
 
 if (STREAMS > 0) {
   const chunkSize = CHUNKS[0] * MiB;
-  const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', undefined]];
+  const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', NEW && resolve(NEW)]];
   const scenarios = builds.flatMap(([label, dist]) => [
     { key: `${label}/one`, name: `${label}, one stream of ${SIZE_MIB} MiB`, spec: { kind: 'stream', chunkSize, ...(dist ? { dist } : {}) } },
-    { key: `${label}/many`, name: `${label}, ${STREAMS} concurrent streams × ${STREAM_MIB} MiB`, spec: { kind: 'many', chunkSize, concurrency: STREAMS, size: STREAM_MIB * MiB, ...(dist ? { dist } : {}) } },
+    { key: `${label}/many`, name: `${label}, ${STREAMS} concurrent streams × ${STREAM_MIB} MiB`, spec: { kind: 'many', chunkSize, concurrency: STREAMS, size: STREAM_MIB * MiB, ...(BUDGET_MIB ? { budget: BUDGET_MIB * MiB } : {}), ...(dist ? { dist } : {}) } },
   ]);
   const results = await measure({}, scenarios, 'streams');
   const oneKey = 'ours/one';
-  sections.push(`### ${STREAMS} concurrent streams, ${CHUNKS[0]} MiB chunks, CRC32C, one dispatcher (Agent with ${STREAMS} connections)\n\n${table(scenarios, results, oneKey, 'ours, one stream')}`);
+  const ratio = medianOf(results['ours/many'], cpuPerGiB) / medianOf(results[oneKey], cpuPerGiB);
+  targets.push([`${STREAMS} concurrent streams: CPU per GiB ≤ 1.2× one stream's`, `${ratio.toFixed(2)}×`, ratio <= 1.2]);
+  sections.push(`### ${STREAMS} concurrent streams, ${CHUNKS[0]} MiB chunks, CRC32C, one dispatcher (Agent with ${STREAMS} connections)${BUDGET_MIB ? `, createMemoryBudget(${BUDGET_MIB} MiB)` : ', no memory budget'}\n\n${table(scenarios, results, oneKey, 'ours, one stream')}`);
 }
 
 const header = `## CPU per byte (bench/cpu.mjs): client CPU per GiB against the raw request, median of ${RUNS}
@@ -135,7 +160,8 @@ Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${o
 Command: \`node bench/cpu.mjs${args.length ? ` ${args.join(' ')}` : ''}\` after \`npm run build\`.
 
 Client CPU is the client process's \`process.cpuUsage()\` (user + system) over the timed run, after a 16 MiB warm-up; the server (the loopback GCS server, @tus/server over a store that keeps no bytes, the loopback S3 server) runs in its own process and shares the two cores. Source: ${SOURCE.copy === false ? '64 KiB views of one pool (nothing allocated)' : 'fresh 64 KiB buffers'}. The raw rows send every byte in one request straight through undici: no stream, no checksum, nothing retained.${OLD ? ' *Ours before*: the build given by `--old`.' : ''}`;
-const text = `${header}\n\n${sections.join('\n\n')}\n`;
+const targetTable = `| target | measured (ratio of medians) | met |\n|---|---|---|\n${targets.map(([name, value, met]) => `| ${name} | ${value} | ${met ? 'yes' : '**no**'} |`).join('\n')}`;
+const text = `${header}\n\n${targetTable}\n\n${sections.join('\n\n')}\n`;
 await mkdir(join(here, 'out'), { recursive: true });
 await writeFile(join(here, 'out/cpu.md'), text);
 if (args.includes('--results')) await quoteInResults(text);

@@ -208,7 +208,7 @@ const runs = {
 globalThis.gc?.();
 const baseline = process.memoryUsage();
 const measured = spec.size;
-spec.size = Math.min(spec.size, 16 * MiB);
+spec.size = Math.min(spec.size, (spec.warmupMib ?? 16) * MiB);
 await runs[spec.kind]();
 spec.size = measured;
 let peakRss = baseline.rss;
