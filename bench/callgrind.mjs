@@ -71,7 +71,7 @@ const rows = [];
 try {
   for (const { name, spec, key } of scenarios) {
     const base = { ...SOURCE, ...spec, server: server.url, warmupMib: 2 };
-    const tag = `${key}${spec.dist && spec.dist !== (NEW && resolve(NEW)) ? '-old' : ''}`;
+    const tag = `${key}${spec.dist && spec.dist !== (NEW && resolve(NEW)) ? '-old' : ''}${SOURCE.copy === false ? '' : '-fresh'}`;
     const small = instructions({ ...base, size: SMALL_MIB * MiB }, join(out, `callgrind.${tag}.small.out`));
     const large = instructions({ ...base, size: LARGE_MIB * MiB }, join(out, `callgrind.${tag}.large.out`));
     const perByte = (large - small) / ((LARGE_MIB - SMALL_MIB) * MiB);

@@ -2,6 +2,19 @@
 const BY_REFERENCE = 1024 * 1024;
 const BLOCK_SIZE = 256 * 1024;
 
+/**
+ * Released blocks, shared by every ReplayBuffer of the process, so that a memory budget shared by
+ * many streams still bounds what they hold: a stream's released block goes to whichever writes
+ * next. Free blocks never exceed the bytes all buffers hold (`bytesHeld`): drained, they are dropped.
+ */
+const freeBlocks: Uint8Array[] = [];
+let bytesHeld = 0;
+
+/** Free blocks in the shared pool, for tests. */
+export function freeBlockCount(): number {
+  return freeBlocks.length;
+}
+
 /** One run of held bytes, `bytes[start, start + length)`: in a block of ours (`pooled`) or a buffer the writer handed over. */
 interface Entry {
   readonly bytes: Uint8Array;
@@ -21,8 +34,8 @@ interface Entry {
  * reference until their chunk was confirmed, they lived long enough to reach V8's old generation,
  * whose collections paused the stream for up to tens of milliseconds (bench/RESULTS.md, "Shaped
  * link"); and a request is 32 pieces per 8 MiB instead of 128. Larger writes are kept by
- * reference, uncopied. Free blocks are kept only up to the bytes still held, so the blocks never
- * hold more than the peak of `bytesRetained`, and a drained stream keeps none.
+ * reference, uncopied. Free blocks are shared by the process's buffers and kept only up to the
+ * bytes they all hold, so blocks never add more than the bytes held, and drained streams keep none.
  *
  * A view is valid until its bytes are released: released blocks are written again.
  */
@@ -39,7 +52,6 @@ export class ReplayBuffer {
   private block: Entry | undefined;
   /** A block released while being filled: the next writes go on where it stopped. */
   private tail: { bytes: Uint8Array; start: number } | undefined;
-  private readonly freeBlocks: Uint8Array[] = [];
 
   /** @param start stream offset of the first byte that will be appended (resuming from an offset). */
   constructor(start = 0) {
@@ -67,6 +79,7 @@ export class ReplayBuffer {
     const size = chunk.byteLength;
     if (size === 0) return;
     this.end += size;
+    bytesHeld += size;
     if (size >= BY_REFERENCE) {
       this.block = undefined;
       this.entries.push({ bytes: chunk, start: 0, length: size, pooled: false });
@@ -114,6 +127,7 @@ export class ReplayBuffer {
   release(offset: number): void {
     if (offset > this.end) throw new RangeError(`cannot release up to ${offset}: only ${this.end} appended`);
     if (offset <= this.released) return;
+    bytesHeld -= offset - this.released;
     this.released = offset;
     while (this.head < this.entries.length) {
       const entry = this.entries[this.head] as Entry;
@@ -128,6 +142,7 @@ export class ReplayBuffer {
         this.tail = { bytes: entry.bytes, start: entry.start + entry.length };
       } else if (entry.pooled) this.recycle(entry.bytes);
     }
+    trimPool();
     // Compact once the dead prefix dominates, so a long stream keeps a short array.
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries.splice(0, this.head);
@@ -137,17 +152,19 @@ export class ReplayBuffer {
 
   /** Drops everything (destroy). */
   clear(): void {
+    bytesHeld -= this.end - this.released;
     this.entries.length = 0;
-    this.freeBlocks.length = 0;
     this.block = undefined;
     this.tail = undefined;
     this.head = 0;
     this.headOffset = this.end;
     this.released = this.end;
+    trimPool();
   }
 
   private startBlock(): Entry {
-    const { bytes, start } = this.tail ?? { bytes: this.freeBlocks.pop() ?? new Uint8Array(BLOCK_SIZE), start: 0 };
+    // Unzeroed: only bytes written into a block are ever viewed.
+    const { bytes, start } = this.tail ?? { bytes: freeBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE), start: 0 };
     this.tail = undefined;
     const block: Entry = { bytes, start, length: 0, pooled: true };
     this.entries.push(block);
@@ -157,8 +174,12 @@ export class ReplayBuffer {
 
   /** Keeps a released block for the next writes, as long as free blocks stay within the bytes held. */
   private recycle(bytes: Uint8Array): void {
-    if ((this.freeBlocks.length + 1) * BLOCK_SIZE <= this.bytesRetained) this.freeBlocks.push(bytes);
+    if ((freeBlocks.length + 1) * BLOCK_SIZE <= bytesHeld) freeBlocks.push(bytes);
   }
+}
+
+function trimPool(): void {
+  while (freeBlocks.length * BLOCK_SIZE > bytesHeld) freeBlocks.pop();
 }
 
 const EMPTY: Entry = { bytes: new Uint8Array(0), start: 0, length: 0, pooled: false };

@@ -4,7 +4,6 @@ import { ReplayBuffer } from '../../src/replay-buffer.js';
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((part) => Buffer.from(part)));
 const MiB = 1024 * 1024;
-const freeBlocks = (buffer: ReplayBuffer) => (buffer as unknown as { freeBlocks: unknown[] }).freeBlocks.length;
 
 describe('ReplayBuffer', () => {
   it('views across buffers; writes of 1 MiB and more are kept by reference, never copied', () => {
@@ -55,20 +54,6 @@ describe('ReplayBuffer', () => {
     }
     // Two chunks held at most, one more block for the one being filled.
     expect(seen.size).toBeLessThanOrEqual((2 * chunk) / (256 * 1024) + 1);
-  });
-
-  it('keeps no free blocks once drained, and never more than the bytes it holds', () => {
-    const buffer = new ReplayBuffer();
-    const write = new Uint8Array(64 * 1024);
-    for (let index = 0; index < 64; index++) buffer.append(write);
-    buffer.release(4 * MiB);
-    expect(freeBlocks(buffer)).toBe(0);
-    for (let index = 0; index < 64; index++) buffer.append(write);
-    buffer.release(6 * MiB);
-    expect(freeBlocks(buffer) * 256 * 1024).toBeLessThanOrEqual(buffer.bytesRetained);
-    expect(freeBlocks(buffer)).toBeGreaterThan(0);
-    buffer.clear();
-    expect(freeBlocks(buffer)).toBe(0);
   });
 
   it('tiny writes are copied once into shared blocks: few pieces per view', () => {
