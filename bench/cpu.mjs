@@ -27,7 +27,7 @@ const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name
 const SIZE_MIB = Number(option('--size-mib', '512'));
 const RUNS = Number(option('--runs', '3'));
 const CHUNKS = option('--chunks', '8,16').split(',').map(Number);
-const PROTOCOLS = option('--protocols', 'gcs,tus,s3').split(',');
+const PROTOCOLS = option('--protocols', 'gcs,tus,s3').split(',').filter((name) => ['gcs', 'tus', 's3'].includes(name)); // --protocols none: streams only
 const OLD = option('--old', undefined);
 // `--new`: the build measured as "ours" (default: this checkout's dist).
 const NEW = option('--new', undefined);

@@ -1,5 +1,7 @@
-/** Writes at least this large are kept by reference; smaller ones are copied into blocks. */
+/** Writes at least this large are kept by reference; smaller ones that own their memory are copied into blocks. */
 const BY_REFERENCE = 1024 * 1024;
+/** Writes smaller than this are always copied: a stream written a byte at a time must not become millions of pieces. */
+const TINY_WRITE = 8 * 1024;
 const BLOCK_SIZE = 256 * 1024;
 
 /**
@@ -29,12 +31,13 @@ interface Entry {
  * whole runs once the server has confirmed them. Appending and releasing are amortised O(1); a
  * view costs O(runs it spans).
  *
- * Writes under 1 MiB (what fs, zlib and sockets hand over: 16–64 KiB) are copied, once, into
- * 256 KiB blocks that are reused once released. The writer's buffers then die young: held by
- * reference until their chunk was confirmed, they lived long enough to reach V8's old generation,
- * whose collections paused the stream for up to tens of milliseconds (bench/RESULTS.md, "Shaped
- * link"); and a request is 32 pieces per 8 MiB instead of 128. Larger writes are kept by
- * reference, uncopied. Free blocks are shared by the process's buffers and kept only up to the
+ * A write under 1 MiB that is a buffer of its own (fs and socket streams allocate one per read) is
+ * copied, once, into 256 KiB blocks that are reused once released. The writer's buffers then die
+ * young: held by reference until their chunk was confirmed, they lived long enough to reach V8's
+ * old generation, whose collections paused the stream for up to tens of milliseconds
+ * (bench/RESULTS.md, "Shaped link"). Views into a larger buffer and writes of 1 MiB or more are
+ * kept by reference: copying them costs CPU (~0.15–0.2 s per GiB here) and saves no collection.
+ * Writes under 8 KiB are always copied. Free blocks are shared by the process's buffers and kept only up to the
  * bytes they all hold, so blocks never add more than the bytes held, and drained streams keep none.
  *
  * A view is valid until its bytes are released: released blocks are written again.
@@ -80,7 +83,7 @@ export class ReplayBuffer {
     if (size === 0) return;
     this.end += size;
     bytesHeld += size;
-    if (size >= BY_REFERENCE) {
+    if (size >= BY_REFERENCE || (size >= TINY_WRITE && !ownsItsMemory(chunk))) {
       this.block = undefined;
       this.entries.push({ bytes: chunk, start: 0, length: size, pooled: false });
       return;
@@ -176,6 +179,15 @@ export class ReplayBuffer {
   private recycle(bytes: Uint8Array): void {
     if ((freeBlocks.length + 1) * BLOCK_SIZE <= bytesHeld) freeBlocks.push(bytes);
   }
+}
+
+/**
+ * A buffer allocated for this one write (what fs and socket streams hand over), as opposed to a
+ * view into a larger buffer the writer keeps anyway (a pool, a file read whole): only the former
+ * costs the garbage collector when held, so only it is worth a copy.
+ */
+function ownsItsMemory(chunk: Uint8Array): boolean {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
 }
 
 function trimPool(): void {

@@ -30,6 +30,16 @@ describe('ReplayBuffer', () => {
     for (let index = 0; index < 16; index++) expect(whole[index * 64 * 1024 + 100]).toBe(index);
   });
 
+  it('a view into a larger buffer (a pool the writer keeps) is kept by reference, uncopied', () => {
+    const buffer = new ReplayBuffer();
+    const pool = new Uint8Array(MiB);
+    buffer.append(pool.subarray(0, 64 * 1024));
+    buffer.append(pool.subarray(64 * 1024, 128 * 1024));
+    expect(buffer.view(0, 128 * 1024).map((part) => part.buffer)).toEqual([pool.buffer, pool.buffer]);
+    buffer.append(pool.subarray(0, 100));
+    expect(buffer.view(128 * 1024, 100)[0]?.buffer).not.toBe(pool.buffer);
+  });
+
   it('a write that crosses a block boundary is split across blocks, none of its bytes lost', () => {
     const buffer = new ReplayBuffer();
     buffer.append(new Uint8Array(200_000).fill(7));
