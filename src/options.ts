@@ -12,6 +12,7 @@ import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
 import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveTarget, type S3Headers, type S3Target } from './protocols/s3.js';
+import { validateGcsMultipart, type GcsMultipartOptions, type ResolvedGcsMultipart } from './protocols/gcs-multipart/options.js';
 import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from './credentials/aws.js';
 
 /** Creates a session lazily (on the first request), and again if it is gone while every byte is held. */
@@ -105,6 +106,8 @@ export interface ResumableWriteStreamOptions {
   protocol?: ProtocolName;
   /** Where and how to upload with `protocol: 's3'`. */
   s3?: S3Options;
+  /** Where and how to upload with `protocol: 'gcs-multipart'` (GCS XML API multipart upload; no `url`). */
+  gcs?: GcsMultipartOptions;
   /**
    * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
    * positive integer, with `'s3'` the first part size, 5 MiB to 5 GiB (it doubles every 900
@@ -184,6 +187,8 @@ export interface ResolvedOptions {
   readonly protocol: ProtocolName;
   /** With protocol 's3'. */
   readonly s3: ResolvedS3 | undefined;
+  /** With protocol 'gcs-multipart'. */
+  readonly gcsMultipart: ResolvedGcsMultipart | undefined;
   /** The session URI when given (or from the checkpoint); undefined with a factory. */
   readonly url: string | undefined;
   readonly sessionFactory: SessionFactory | undefined;
@@ -298,9 +303,9 @@ export function validateUrl(value: unknown, option = 'url'): string {
 function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   if (value === undefined) return DEFAULT_CHUNK_SIZE;
   const size = expectInteger('chunkSize', value, 1);
-  if (protocol === 's3') {
+  if (protocol === 's3' || protocol === 'gcs-multipart') {
     if (size < MIN_PART_SIZE || size > MAX_PART_SIZE) {
-      throw new RangeError(`Expected \`chunkSize\` (the S3 part size) to be from 5 MiB to 5 GiB, received ${size}`);
+      throw new RangeError(`Expected \`chunkSize\` (the ${protocol === 's3' ? 'S3' : 'GCS'} part size) to be from 5 MiB to 5 GiB, received ${size}`);
     }
     return size;
   }
@@ -310,15 +315,16 @@ function validateChunkSize(value: unknown, protocol: ProtocolName): number {
   return size;
 }
 
-const PROTOCOL_NAMES: readonly string[] = [...Object.keys(PROTOCOLS), 's3'];
+const PROTOCOL_NAMES: readonly string[] = [...Object.keys(PROTOCOLS), 's3', 'gcs-multipart'];
 
-function validateProtocol(value: unknown, hasS3: boolean): ProtocolName {
-  if (value === undefined) return hasS3 ? 's3' : 'gcs';
+function validateProtocol(value: unknown, hasS3: boolean, hasGcs: boolean): ProtocolName {
+  if (value === undefined) return hasS3 ? 's3' : hasGcs ? 'gcs-multipart' : 'gcs';
   if (typeof value !== 'string' || !PROTOCOL_NAMES.includes(value)) {
     throw new TypeError(`Expected \`protocol\` to be ${PROTOCOL_NAMES.map((name) => `'${name}'`).join(', ')}, received ${describe(value)}`);
   }
   if (value === 's3' && !hasS3) throw new TypeError("`protocol: 's3'` needs an `s3` option ({ bucket, key, … })");
   if (value !== 's3' && hasS3) throw new TypeError(`\`s3\` only applies with \`protocol: 's3'\`, received protocol '${value}'`);
+  if ((value === 'gcs-multipart') !== hasGcs) throw new TypeError(hasGcs ? `\`gcs\` only applies with \`protocol: 'gcs-multipart'\`, received protocol '${value}'` : "`protocol: 'gcs-multipart'` needs a `gcs` option ({ bucket, name, … })");
   return value as OffsetProtocolName;
 }
 
@@ -500,22 +506,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new TypeError(`Expected \`allowInsecureHttp\` to be a boolean, received ${describe(raw.allowInsecureHttp)}`);
   }
   const allowInsecureHttp = raw.allowInsecureHttp === true;
-  const protocol = validateProtocol(raw.protocol, raw.s3 !== undefined);
-  if (protocol === 's3' && raw.url !== undefined) {
-    throw new TypeError("`url` does not apply to `protocol: 's3'`: the upload is created from `s3` ({ bucket, key, … })");
+  const protocol = validateProtocol(raw.protocol, raw.s3 !== undefined, raw.gcs !== undefined);
+  const parts = protocol === 's3' || protocol === 'gcs-multipart';
+  if (parts && raw.url !== undefined) {
+    throw new TypeError(`\`url\` does not apply to \`protocol: '${protocol}'\`: the upload is created from \`${protocol === 's3' ? 's3' : 'gcs'}\``);
   }
-  if (protocol !== 's3' && raw.url === undefined && resume === undefined) {
+  if (!parts && raw.url === undefined && resume === undefined) {
     throw new TypeError('Expected `url` to be a string, URL or async function, received undefined');
   }
   const headers = protocol === 'gcs' ? refuseSessionHeaders(validateHeaders(raw.headers)) : validateHeaders(raw.headers);
   const s3 = protocol === 's3' ? validateS3(raw.s3, allowInsecureHttp, checkpointStore !== undefined || resume !== undefined, headers) : undefined;
+  const gcsMultipart = protocol === 'gcs-multipart' ? validateGcsMultipart(raw.gcs, { allowInsecureHttp, resumable: checkpointStore !== undefined || resume !== undefined, headers, refuseInsecureHttp }) : undefined;
   const givenUrl = raw.url === undefined || sessionFactory ? undefined : refuseInsecureHttp(validateUrl(raw.url), allowInsecureHttp);
   const memoryBudget = raw.memoryBudget;
   if (memoryBudget !== undefined && !(memoryBudget instanceof MemoryBudget)) {
     throw new TypeError(`Expected \`memoryBudget\` to come from createMemoryBudget(), received ${describe(memoryBudget)}`);
   }
-  if (memoryBudget !== undefined && protocol === 's3') {
-    throw new TypeError("`memoryBudget` is not supported with `protocol: 's3'` yet: bound memory with `s3.queueSize` and `chunkSize`");
+  if (memoryBudget !== undefined && parts) {
+    throw new TypeError(`\`memoryBudget\` is not supported with \`protocol: '${protocol}'\` yet: bound memory with \`${protocol === 's3' ? 's3' : 'gcs'}.queueSize\` and \`chunkSize\``);
   }
   if (typeof resume === 'object' && resume.protocol !== protocol) {
     throw new TypeError(`Expected \`protocol\` to be '${resume.protocol}', the protocol of the checkpoint given as \`resume\`, received '${protocol}'`);
@@ -527,6 +535,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   return {
     protocol,
     s3,
+    gcsMultipart,
     allowInsecureHttp,
     memoryBudget,
     url: typeof resume === 'object' ? refuseInsecureHttp(validateUrl(resume.url), allowInsecureHttp, 'resume.url') : givenUrl,

@@ -18,8 +18,8 @@ import type { AnswerSummary, ChunkRequest, StatusQuery, UploadRequest } from './
 
 /** Protocols that send chunks in order to an offset the server reports: one {@link UploadProtocol} each. */
 export type OffsetProtocolName = 'gcs' | 'tus';
-/** Every protocol; `'s3'` sends independent parts in parallel (part-uploader.ts). */
-export type ProtocolName = OffsetProtocolName | 's3';
+/** Every protocol; `'s3'` and `'gcs-multipart'` send independent parts in parallel. */
+export type ProtocolName = OffsetProtocolName | 's3' | 'gcs-multipart';
 
 /** Method and protocol headers of one request; the core adds the URL, body, user headers and signal. */
 export interface WireRequest {

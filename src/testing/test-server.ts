@@ -12,9 +12,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { CHUNK_ALIGNMENT, parseContentRange, type ParsedContentRange } from '../content-range.js';
 import { isSessionOnlyHeader } from '../protocols/gcs.js';
 import { ArmedRule, type Fault, type FaultRule, type RequestFacts } from './faults.js';
+import { GcsMultipartRoutes, type GcsMultipartServerOptions, type GcsMultipartView } from './gcs-multipart-server.js';
 import { UploadSession, type StoredObject } from './upload-session.js';
 
-export interface TestServerOptions {
+export interface TestServerOptions extends GcsMultipartServerOptions {
   /** Faults armed on every session the server creates (strings are `{ fault: name }`). */
   faults?: ReadonlyArray<FaultRule | string>;
   /**
@@ -103,6 +104,8 @@ export interface TestServer {
   /** `http://127.0.0.1:PORT`: the `apiEndpoint` for initiation. */
   readonly url: string;
   readonly requests: readonly RequestLogEntry[];
+  /** The XML API multipart endpoints: their request log and the uploads left open. */
+  readonly multipart: GcsMultipartView;
   /** Creates a session without HTTP and returns its URI. */
   createSession(options?: SessionOptions): string;
   /** Arms more faults on a live session. */
@@ -135,8 +138,10 @@ class LoopbackGcs implements TestServer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private generation = 1;
   private sessionCounter = 0;
+  readonly multipart: GcsMultipartRoutes;
 
   constructor(private readonly options: TestServerOptions) {
+    this.multipart = new GcsMultipartRoutes({ options, objects: this.objects, nextGeneration: () => String(this.generation++), delay: (ms) => this.delay(ms) });
     this.http = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         if (!res.headersSent && !res.destroyed) this.send(res, 500, {}, String(error));
@@ -213,6 +218,7 @@ class LoopbackGcs implements TestServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
+    if (this.multipart.handles(req.method, url)) return this.multipart.serve(req, res, url);
     const uploadId = url.searchParams.get('upload_id');
     if (uploadId !== null && (req.method === 'PUT' || req.method === 'DELETE' || req.method === 'POST')) {
       return this.onSessionRequest(req, res, uploadId);
