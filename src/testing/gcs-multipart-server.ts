@@ -5,10 +5,9 @@
  * cancel (`DELETE ?uploadId`), plus the single `PUT` of an object and `HEAD` of one. GCS's rules
  * are in gcs-multipart-rules.ts.
  *
- * Every request must be authorized: `Bearer` (the server's `token` when it has one) or an HMAC
- * signature (`AWS4-HMAC-SHA256` / `GOOG4-HMAC-SHA256`, by a key of `hmacKeys` when given); none is
- * 401, a wrong one 403. The signature itself is not recomputed here: the loopback S3 server does
- * that for the same signing code.
+ * Every request must be authorized: `Bearer` (the server's `token` when it has one) or a SigV4
+ * signature (`AWS4-HMAC-SHA256`, region `auto`) by one of `hmacKeys`, recomputed from the request
+ * by the loopback S3 server's verifier; none is 401, a wrong one 403.
  *
  * Faults (faults.ts) apply per upload, armed when it is initiated: parts and the completion are
  * its `upload` requests (the completion is the `final` one), listing is a `query`. "after NK"
@@ -18,11 +17,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmedRule, type FaultRule, type RequestFacts } from './faults.js';
 import { assemble, errorXml, escapeXml, GcsXmlFailure, listPartsXml, newUploadId, parsePartNumber, storePart, digestsOf, checkGoogHash, type OpenUpload } from './gcs-multipart-rules.js';
+import { verifySignature } from './s3-server.js';
 import type { StoredObject } from './upload-session.js';
 
 export interface GcsMultipartServerOptions {
-  /** HMAC access ids the server accepts (any, when not given). */
-  hmacKeys?: readonly string[];
+  /**
+   * HMAC keys the server accepts; their SigV4 signatures (region `auto`) are verified by the
+   * loopback S3 server's own verifier. Without it, HMAC requests are refused (403).
+   */
+  hmacKeys?: ReadonlyArray<{ accessId: string; secret: string }>;
   /** The smallest part but the last, checked at completion. @default 5 MiB, as GCS */
   minPartSize?: number;
   /** Parts per ListParts page at most (a request's `max-parts` may ask for fewer). @default 1000 */
@@ -176,10 +179,16 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     if (value === undefined) throw new GcsXmlFailure(401, 'AuthenticationRequired', 'Authentication required.');
     const token = this.host.options.token;
     if (value.startsWith('Bearer ') && (token === undefined || value === `Bearer ${token}`)) return void ((entry as { auth: string }).auth = 'bearer');
-    const hmac = /^(?:AWS4|GOOG4)-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/[^/]+\/[^/]+\/(?:aws4|goog4)_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$/.exec(value);
-    const keys = this.host.options.hmacKeys;
-    if (hmac && (keys === undefined || keys.includes(hmac[1] as string))) return void ((entry as { auth: string }).auth = 'hmac');
-    throw new GcsXmlFailure(403, 'AccessDenied', 'Access denied: the credentials are not valid.');
+    if (!value.startsWith('AWS4-HMAC-SHA256 ')) throw new GcsXmlFailure(403, 'AccessDenied', 'Access denied: the credentials are not valid.');
+    const keys = new Map((this.host.options.hmacKeys ?? []).map(({ accessId, secret }) => [accessId, { accessKeyId: accessId, secretAccessKey: secret }]));
+    try {
+      // The payload is declared UNSIGNED-PAYLOAD; the body is not read yet.
+      verifySignature(req, undefined, keys, 'auto');
+    } catch (error) {
+      const { status = 403, code = 'AccessDenied', message } = error as { status?: number; code?: string; message: string };
+      throw new GcsXmlFailure(status, code, message);
+    }
+    (entry as { auth: string }).auth = 'hmac';
   }
 
   private takeRule(upload: OpenUpload, facts: RequestFacts, entry: MultipartLogEntry): ArmedRule | undefined {

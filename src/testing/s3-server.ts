@@ -419,7 +419,7 @@ function knownKey(req: IncomingMessage, keys: ReadonlyMap<string, S3TestKey>, ac
   return key;
 }
 
-function verifySignature(req: IncomingMessage, body: Buffer | undefined, keys: ReadonlyMap<string, S3TestKey>, region: string): void {
+export function verifySignature(req: IncomingMessage, body: Buffer | undefined, keys: ReadonlyMap<string, S3TestKey>, region: string): void {
   const authorization = header(req, 'authorization') ?? '';
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(authorization);
   if (!match) throw new S3Failure(403, 'AccessDenied', 'Missing or malformed SigV4 Authorization header.');

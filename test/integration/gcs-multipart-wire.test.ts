@@ -16,7 +16,7 @@ const TOKEN = 'test-token';
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await createTestServer({ token: TOKEN, partsPerPage: 2, hmacKeys: ['GOOG1EXAMPLE'] });
+  server = await createTestServer({ token: TOKEN, partsPerPage: 2, hmacKeys: [{ accessId: 'GOOG1EXAMPLE', secret: 'hmac-secret' }] });
 });
 afterAll(() => server.close());
 
@@ -220,9 +220,16 @@ describe('gcs-multipart on the wire', () => {
     await expect(anonymous.create(partsCall(anonymous))).rejects.toMatchObject({ status: 401 });
     const wrong = gcsProtocol({ apiEndpoint: server.url, token: 'wrong' });
     await expect(wrong.create(partsCall(wrong))).rejects.toMatchObject({ status: 403 });
-    const hmac = gcsProtocol({ apiEndpoint: server.url, hmac: { accessId: 'GOOG1EXAMPLE', secret: 'secret' } });
-    await hmac.create(partsCall(hmac));
-    expect(server.multipart.requests.at(-1)).toMatchObject({ operation: 'initiate', auth: 'hmac', status: 200 });
+    const hmac = gcsProtocol({ apiEndpoint: server.url, hmac: { accessId: 'GOOG1EXAMPLE', secret: 'hmac-secret' } });
+    const call = partsCall(hmac);
+    const uploadId = await hmac.create(call);
+    const { data, stored, whole } = await putAll(hmac, call, uploadId, [5 * MiB, 1]);
+    await hmac.complete(call, uploadId, stored, whole);
+    expect(server.object('bkt', 'dir/object one.bin')?.data?.equals(data)).toBe(true);
+    expect(operations(uploadId)).toEqual(['initiate 200', 'part1 200', 'part2 200', 'complete 200']);
+    expect(server.multipart.requests.filter((entry) => entry.uploadId === uploadId).every((entry) => entry.auth === 'hmac')).toBe(true);
+    const wrongSecret = gcsProtocol({ apiEndpoint: server.url, hmac: { accessId: 'GOOG1EXAMPLE', secret: 'other' } });
+    await expect(wrongSecret.create(partsCall(wrongSecret))).rejects.toMatchObject({ status: 403, message: expect.stringContaining('SignatureDoesNotMatch') });
     const unknown = gcsProtocol({ apiEndpoint: server.url, hmac: { accessId: 'GOOG1OTHER', secret: 'secret' } });
     await expect(unknown.create(partsCall(unknown))).rejects.toMatchObject({ status: 403 });
   });
