@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamDigests, type ChecksumOption } from '../../src/checksum.js';
 import { ChecksumMismatchError, HttpStatusError, SessionExpiredError } from '../../src/errors.js';
 import type { OutgoingPart, PartsProtocol, StoredPart } from '../../src/parts/protocol.js';
-import { createTestServer, type TestServer } from '../../src/testing/index.js';
+import { createTestServer, type FaultRule, type TestServer } from '../../src/testing/index.js';
 import { gcsProtocol, partsCall } from './gcs-multipart-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -43,6 +43,17 @@ async function putAll(protocol: PartsProtocol, call: ReturnType<typeof partsCall
 }
 
 const operations = (uploadId: string) => server.multipart.requests.filter((entry) => entry.uploadId === uploadId).map((entry) => `${entry.operation}${entry.partNumber ?? ''} ${entry.status}`);
+
+/** A server of its own with `faults` armed on every upload, and an adapter for `name` on it. */
+async function withFaults(faults: FaultRule[], name: string, run: (own: TestServer, protocol: PartsProtocol, retries: { count: number }) => Promise<void>): Promise<void> {
+  const own = await createTestServer({ token: TOKEN, faults });
+  try {
+    const protocol = gcsProtocol({ name, apiEndpoint: own.url, token: TOKEN });
+    await run(own, protocol, { count: 0 });
+  } finally {
+    await own.close();
+  }
+}
 
 describe('gcs-multipart on the wire', () => {
   it('initiates, stores parts with x-goog-hash, lists every page and completes to the exact bytes', async () => {
@@ -92,26 +103,18 @@ describe('gcs-multipart on the wire', () => {
   });
 
   it('an object stored corrupt (corrupt-byte on the completion) fails the CRC32C check', async () => {
-    // Faults are armed on each upload from the server's list: a server of its own.
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault: 'corrupt-byte', on: 'final' }] });
-    try {
-      const p = gcsProtocol({ name: 'corrupt.bin', apiEndpoint: own.url, token: TOKEN });
-      const c = partsCall(p);
+    await withFaults([{ fault: 'corrupt-byte', on: 'final' }], 'corrupt.bin', async (own, p, retries) => {
+      const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       const { stored, whole } = await putAll(p, c, uploadId, [5 * MiB, 10]);
       const error = await p.complete(c, uploadId, stored, whole).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ChecksumMismatchError);
       expect((error as ChecksumMismatchError).algorithm).toBe('crc32c');
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('a lost completion answer: the retry finds the upload gone, the object is checked (HEAD) and accepted', async () => {
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault: 'lose-final-answer', on: 'final' }] });
-    try {
-      const p = gcsProtocol({ name: 'lost.bin', apiEndpoint: own.url, token: TOKEN });
-      const retries = { count: 0 };
+    await withFaults([{ fault: 'lose-final-answer', on: 'final' }], 'lost.bin', async (own, p, retries) => {
       const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       const { data, stored, whole } = await putAll(p, c, uploadId, [5 * MiB, 3]);
@@ -120,37 +123,27 @@ describe('gcs-multipart on the wire', () => {
       expect(retries.count).toBe(1);
       expect(own.object('bkt', 'lost.bin')?.data?.equals(data)).toBe(true);
       expect(own.multipart.requests.slice(-3).map((entry) => `${entry.operation} ${entry.status}`)).toEqual(['complete lost', 'complete 404', 'head 200']);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('a lost completion answer whose object is not ours stays a SessionExpiredError', async () => {
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault: 'lose-final-answer', on: 'final' }] });
-    try {
-      const p = gcsProtocol({ name: 'lost.bin', apiEndpoint: own.url, token: TOKEN });
-      const c = partsCall(p);
+    await withFaults([{ fault: 'lose-final-answer', on: 'final' }], 'lost.bin', async (own, p, retries) => {
+      const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       const { stored } = await putAll(p, c, uploadId, [5 * MiB, 3]);
       const otherWhole = new StreamDigests('crc32c').digestWith([Buffer.from('not these bytes')]);
       await expect(p.complete(c, uploadId, stored, otherWhole)).rejects.toBeInstanceOf(SessionExpiredError);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('a completion answer without x-goog-hash (cut-final-answer) is checked by a HEAD', async () => {
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault: 'cut-final-answer', on: 'final' }] });
-    try {
-      const p = gcsProtocol({ name: 'cut.bin', apiEndpoint: own.url, token: TOKEN });
-      const c = partsCall(p);
+    await withFaults([{ fault: 'cut-final-answer', on: 'final' }], 'cut.bin', async (own, p, retries) => {
+      const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       const { stored, whole } = await putAll(p, c, uploadId, [5 * MiB, 3]);
       expect((await p.complete(c, uploadId, stored, whole)).verified).toBe(true);
       expect(own.multipart.requests.at(-1)?.operation).toBe('head');
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it.each([
@@ -159,31 +152,23 @@ describe('gcs-multipart on the wire', () => {
     ['return-503-after-256K', 'part1 503'],
     ['return-reset-connection-after-1024K', 'part1 reset'],
   ])('%s on a part: the part alone is sent again', async (fault, first) => {
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault, on: 'first' }] });
-    try {
-      const p = gcsProtocol({ name: 'faults.bin', apiEndpoint: own.url, token: TOKEN });
-      const c = partsCall(p);
+    await withFaults([{ fault, on: 'first' }], 'faults.bin', async (own, p, retries) => {
+      const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       const { data, stored, whole } = await putAll(p, c, uploadId, [5 * MiB, 3]);
       await p.complete(c, uploadId, stored, whole);
       expect(own.object('bkt', 'faults.bin')?.data?.equals(data)).toBe(true);
       expect(own.multipart.requests.filter((entry) => entry.uploadId === uploadId).map((entry) => `${entry.operation}${entry.partNumber ?? ''} ${entry.status}`)).toEqual(['initiate 200', first, 'part1 200', 'part2 200', 'complete 200']);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('session-gone on the middle part: 404 NoSuchUpload is a SessionExpiredError', async () => {
-    const own = await createTestServer({ token: TOKEN, faults: [{ fault: 'session-gone', on: 2 }] });
-    try {
-      const p = gcsProtocol({ name: 'gone.bin', apiEndpoint: own.url, token: TOKEN });
-      const c = partsCall(p);
+    await withFaults([{ fault: 'session-gone', on: 2 }], 'gone.bin', async (own, p, retries) => {
+      const c = partsCall(p, retries);
       const uploadId = await p.create(c);
       await expect(putAll(p, c, uploadId, [5 * MiB, 5 * MiB, 1])).rejects.toBeInstanceOf(SessionExpiredError);
       await expect(p.listParts(c, uploadId)).rejects.toBeInstanceOf(SessionExpiredError);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it('cancel (DELETE) answers 204 and the upload is gone from then on', async () => {
