@@ -9,6 +9,7 @@ import {
   type S3CredentialProvider,
   ResumableUploadError,
   type ProtocolName,
+  type ResumableWriteStreamOptions,
   type ResumableUploadErrorCode,
   type ResumableWriteStream,
   type RetryEvent,
@@ -63,6 +64,10 @@ createResumableWriteStream({ protocol: 'tus', url: () => createTusUpload({ endpo
 createResumableWriteStream({ s3: { bucket: 'b', key: 'k', region: 'eu-west-1', queueSize: 4, credentials: { accessKeyId: 'a', secretAccessKey: 's' } } });
 expectType<Promise<string>>(createTusUpload({ endpoint: 'https://tus.example/files/' }));
 expectAssignable<ProtocolName>('s3');
+expectAssignable<ProtocolName>('gcs-multipart');
+expectAssignable<ResumableWriteStreamOptions>({ gcs: { bucket: 'b', name: 'n', hmac: { accessId: 'GOOG1', secret: 's' }, queueSize: 8 } });
+expectAssignable<ResumableWriteStreamOptions>({ gcs: { bucket: 'b', name: 'n', getToken: async () => 't', metadata: { a: 'b' } } });
+expectError(createResumableWriteStream({ gcs: { bucket: 'b' } }));
 expectError(createResumableWriteStream({ url: 'x', protocol: 'ftp' }));
 expectError(createResumableWriteStream({ s3: { bucket: 'b' } }));
 // Credentials: an AWS SDK provider or a function of one's own; a GoogleAuth for GCS sessions.
