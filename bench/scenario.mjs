@@ -130,7 +130,7 @@ const runs = {
   },
   async s3raw() {
     // The limit: one PutObject of every byte, signed like ours, straight through undici.
-    const { resolveTarget, signRequest } = await import(new URL('protocols/s3.js', dist).href);
+    const { resolveTarget, signRequest } = await import(new URL('protocols/s3/wire.js', dist).href);
     const target = resolveTarget({ bucket: 'bench', key: `raw-${process.pid}`, region: 'us-east-1', endpoint: spec.server, credentials: S3_CREDENTIALS });
     const signed = signRequest(target, 'PUT', target.objectPath);
     const answer = await request(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-length': String(spec.size) }, body: pieces(spec.size) });

@@ -30,10 +30,9 @@ import { EXCERPT_CHARS, checkFinalAnswer, describeRequest, noProgress, sessionEx
 import { toTransportError, type Transport, type TransportAnswer, type TransportRequest } from './transport.js';
 import type { Uploader, UploaderHooks, UploadProgress } from './uploader.js';
 import { Wakeup } from './wakeup.js';
+import { MAX_ANSWER_BYTES } from './core/lifecycle.js';
 import { UploadState, type ChunkRequest, type Interpretation, type StatusQuery, type UploadRequest } from './upload-state.js';
 
-/** Enough of an answer body for JSON object metadata; more is never read. */
-const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Bytes hashed per turn of the event loop when hashing confirmed bytes in the background. */
 const RELEASE_SLICE = 1024 * 1024;
 /** New sessions a session factory may be asked for after the previous one was gone. */

@@ -4,7 +4,7 @@ export type { CancelResult, ResumableWriteStreamEvents } from './resumable-write
 export type { RetryEvent, UploadProgress } from './uploader.js';
 export type { UploadResult } from './upload-answers.js';
 export type { ResumableWriteStreamOptions, RetryOptions, S3Options, TimeoutOptions } from './options.js';
-export type { S3ObjectResult } from './protocols/s3.js';
+export type { S3ObjectResult } from './protocols/s3/xml.js';
 export type { GcsHmacKey, GcsMultipartOptions } from './protocols/gcs-multipart/options.js';
 export type { GcsObjectResult } from './protocols/gcs-multipart/wire.js';
 export type { S3CredentialProvider, S3Credentials } from './credentials/aws.js';

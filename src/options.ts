@@ -11,7 +11,8 @@ import { CHUNK_ALIGNMENT } from './content-range.js';
 import { MemoryBudget } from './memory-budget.js';
 import type { OffsetProtocolName, ProtocolName } from './protocol.js';
 import { PROTOCOLS } from './protocols/index.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE, placeS3Headers, resolveTarget, type S3Headers, type S3Target } from './protocols/s3.js';
+import { placeS3Headers, type S3Headers } from './protocols/s3/headers.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE, resolveTarget, type S3Target } from './protocols/s3/wire.js';
 import { validateGcsMultipart, type GcsMultipartOptions, type ResolvedGcsMultipart } from './protocols/gcs-multipart/options.js';
 import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from './credentials/aws.js';
 
@@ -100,8 +101,9 @@ export interface ResumableWriteStreamOptions {
    * The wire protocol. `'gcs'`: `Content-Range` + `308 Resume Incomplete` (Google Cloud Storage
    * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
    * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
-   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`).
-   * @default 'gcs', or 's3' when `s3` is given
+   * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`). `'gcs-multipart'`: GCS
+   * XML API multipart upload, parts in parallel (see `gcs`; no `url`).
+   * @default 'gcs', or 's3' when `s3` is given, 'gcs-multipart' when `gcs` is
    */
   protocol?: ProtocolName;
   /** Where and how to upload with `protocol: 's3'`. */

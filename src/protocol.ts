@@ -18,8 +18,10 @@ import type { AnswerSummary, ChunkRequest, StatusQuery, UploadRequest } from './
 
 /** Protocols that send chunks in order to an offset the server reports: one {@link UploadProtocol} each. */
 export type OffsetProtocolName = 'gcs' | 'tus';
-/** Every protocol; `'s3'` and `'gcs-multipart'` send independent parts in parallel. */
-export type ProtocolName = OffsetProtocolName | 's3' | 'gcs-multipart';
+/** Protocols that send independent parts in parallel: one `PartsProtocol` each (parts/protocol.ts). */
+export type PartsProtocolName = 's3' | 'gcs-multipart';
+/** Every protocol. */
+export type ProtocolName = OffsetProtocolName | PartsProtocolName;
 
 /** Method and protocol headers of one request; the core adds the URL, body, user headers and signal. */
 export interface WireRequest {

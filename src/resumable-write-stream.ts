@@ -10,8 +10,8 @@ import type { Checkpoint } from './checkpoint.js';
 import { AbortedError, CheckpointError } from './errors.js';
 import { ChunkUploader } from './chunk-uploader.js';
 import type { ResolvedOptions } from './options.js';
-import { PartUploader } from './part-uploader.js';
-import { PROTOCOLS } from './protocols/index.js';
+import { PartsDriver } from './parts/driver.js';
+import { isPartsProtocolName, PARTS_PROTOCOLS, PROTOCOLS } from './protocols/index.js';
 import type { Transport } from './transport.js';
 import type { UploadResult } from './upload-answers.js';
 import type { RetryEvent, UploadProgress, Uploader, UploaderHooks } from './uploader.js';
@@ -48,12 +48,10 @@ export class ResumableWriteStream extends Writable {
       onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
       checkpointsSaved: () => this.checkpointsSaved(),
     };
-    this.uploader =
-      options.protocol === 's3'
-        ? new PartUploader(options, transport, hooks)
-        : options.protocol === 'gcs-multipart'
-          ? unavailable()
-          : new ChunkUploader(options, PROTOCOLS[options.protocol](), transport, hooks);
+    const { protocol } = options;
+    this.uploader = isPartsProtocolName(protocol)
+      ? new PartsDriver(options, PARTS_PROTOCOLS[protocol](options), transport, hooks)
+      : new ChunkUploader(options, PROTOCOLS[protocol](), transport, hooks);
     // The loop runs from the start, waiting for data; a failure while no write or end is
     // pending still reaches the user, by destroying the stream.
     this.running = this.uploader.run().catch((error: Error) => {
@@ -250,9 +248,4 @@ export interface ResumableWriteStream {
   off(event: string | symbol, listener: (...args: any[]) => void): this;
   emit<K extends keyof ResumableWriteStreamEvents>(event: K, ...args: ResumableWriteStreamEvents[K]): boolean;
   emit(event: string | symbol, ...args: any[]): boolean;
-}
-
-// Until the generic parts driver drives its adapter (protocols/gcs-multipart/).
-function unavailable(): never {
-  throw new TypeError("`protocol: 'gcs-multipart'` is not wired to a driver yet");
 }

@@ -1,8 +1,8 @@
 /**
  * What the stream adapter (resumable-write-stream.ts) drives: one interface, two drivers.
  * chunk-uploader.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
- * adapter per wire format, protocol.ts); part-uploader.ts sends independent parts several at a
- * time (S3 multipart). Both share the replay buffer, the retry policy, the typed errors, the
+ * adapter per wire format, protocol.ts); parts/driver.ts sends independent parts several at a
+ * time (S3 multipart: a parts adapter per protocol, parts/protocol.ts). Both share the replay buffer, the retry policy, the typed errors, the
  * checksums and the checkpoints.
  */
 import type { Checkpoint } from './checkpoint.js';

@@ -105,6 +105,14 @@ export interface PartLimits {
 
 export interface PartsProtocol {
   readonly limits: PartLimits;
+  /** Parts in flight at once, from the protocol's own options (S3: `s3.queueSize`); 4 when absent. */
+  readonly queueSize?: number;
+  /**
+   * Whether a failed stream leaves its parts on the server for a resume instead of aborting the
+   * upload (S3: `s3.leavePartsOnError`); when absent, whether the stream can resume at all (a
+   * checkpoint store or `resume` is given).
+   */
+  readonly leavePartsOnError?: boolean;
   /** The object's URL, credentials included: redacted by the driver before any message. */
   readonly targetUrl: string;
   /** The digests each part is sent with, given the `checksum` option (S3 may add MD5 once the server ignored CRC32C). */

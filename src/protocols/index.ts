@@ -1,6 +1,15 @@
-/** The offset protocols the stream speaks, by name: a new one is one file and one line here (S3: part-uploader.ts). */
-import type { OffsetProtocolName, ProtocolName, UploadProtocol } from '../protocol.js';
+/**
+ * The protocols the stream speaks, by name, in two registries: offset protocols (one file or
+ * folder implementing `UploadProtocol`, driven by chunk-uploader.ts) and parts protocols (one
+ * folder implementing `PartsProtocol`, driven by parts/driver.ts). A new protocol is its folder
+ * plus one line here; the stream picks the driver by the registry that holds the name.
+ */
+import type { ResolvedOptions } from '../options.js';
+import type { PartsProtocol } from '../parts/protocol.js';
+import type { OffsetProtocolName, PartsProtocolName, ProtocolName, UploadProtocol } from '../protocol.js';
 import { createGcsProtocol } from './gcs.js';
+import { createGcsMultipartParts } from './gcs-multipart/adapter.js';
+import { createS3Parts } from './s3/adapter.js';
 import { createTusProtocol } from './tus.js';
 
 export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol>> = {
@@ -8,12 +17,23 @@ export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol
   tus: createTusProtocol,
 };
 
+/** Each parts protocol's adapter factory: it reads its own resolved options (S3: `options.s3`). */
+export const PARTS_PROTOCOLS: Readonly<Record<PartsProtocolName, (options: ResolvedOptions) => PartsProtocol>> = {
+  s3: createS3Parts,
+  'gcs-multipart': createGcsMultipartParts,
+};
+
 /** Whether `value` names an offset protocol of the registry above. */
 export function isOffsetProtocolName(value: unknown): value is OffsetProtocolName {
   return typeof value === 'string' && Object.hasOwn(PROTOCOLS, value);
 }
 
+/** Whether `value` names a parts protocol. */
+export function isPartsProtocolName(value: unknown): value is PartsProtocolName {
+  return typeof value === 'string' && Object.hasOwn(PARTS_PROTOCOLS, value);
+}
+
 /** Whether `value` names any protocol the stream speaks (checkpoints, the CLI). */
 export function isProtocolName(value: unknown): value is ProtocolName {
-  return value === 's3' || isOffsetProtocolName(value);
+  return isOffsetProtocolName(value) || isPartsProtocolName(value);
 }

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createResumableWriteStream, type Checkpoint, type ResumableWriteStreamOptions } from '../../src/index.js';
-import { partSizeOf } from '../../src/protocols/s3.js';
+import { partSizeOf } from '../../src/protocols/s3/wire.js';
 import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
 import { FAST_RETRY, MiB, killAfterCheckpoint, makeData, runFixture, sha256, source } from './helpers.js';
 

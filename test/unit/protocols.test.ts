@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTusProtocol } from '../../src/protocols/tus.js';
 import { environmentCredentials } from '../../src/credentials/aws.js';
-import { completeBody, encodeKey, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3.js';
+import { completeBody, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId } from '../../src/protocols/s3/xml.js';
+import { encodeKey, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3/wire.js';
 import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
 import type { TransportAnswer } from '../../src/transport.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, RetriesExhaustedError } from '../../src/errors.js';
-import { S3_RETRY } from '../../src/protocols/s3.js';
+import { S3_RETRY } from '../../src/protocols/s3/wire.js';
 import { backoffDelay, classifySocketFailure, isRetryable, isRetryableStatus, parseRetryAfter, sleep, withRetry, type RetryNotice } from '../../src/retry.js';
 
 const policy = { retries: 3, minTimeout: 1, maxTimeout: 4, factor: 2, randomize: false, maxRetryTime: 10_000, requeryDelay: 1 };

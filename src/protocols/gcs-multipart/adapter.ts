@@ -14,9 +14,15 @@ import type { ListedPart, OutgoingPart, PartsCall, PartsProtocol, PartsRequest, 
 import { isRetryableStatus } from '../../retry.js';
 import type { TransportAnswer } from '../../transport.js';
 import { EXCERPT_CHARS, type UploadResult } from '../../upload-answers.js';
-import { completeBody, parsePartsPage, parseS3Error as parseXmlError, parseUploadId } from '../s3.js';
+import type { ResolvedOptions } from '../../options.js';
+import { completeBody, parsePartsPage, parseS3Error as parseXmlError, parseUploadId } from '../s3/xml.js';
 import type { ResolvedGcsMultipart } from './options.js';
 import { answerDigests, compareDigests, DIGEST_CODES, etagMd5Hex, GCS_MULTIPART_LIMITS, GCS_MULTIPART_RETRY, hashHeader, parseUploadUrl, uploadUrl, type GcsObjectResult } from './wire.js';
+
+/** The registry's factory (protocols/index.ts): the adapter for `options.gcsMultipart`. */
+export function createGcsMultipartParts(options: ResolvedOptions): PartsProtocol {
+  return createGcsMultipartProtocol(options.gcsMultipart as ResolvedGcsMultipart);
+}
 
 export function createGcsMultipartProtocol(gcs: ResolvedGcsMultipart): PartsProtocol {
   return new GcsMultipartProtocol(gcs);
@@ -25,9 +31,13 @@ export function createGcsMultipartProtocol(gcs: ResolvedGcsMultipart): PartsProt
 class GcsMultipartProtocol implements PartsProtocol {
   readonly limits = GCS_MULTIPART_LIMITS;
   readonly targetUrl: string;
+  readonly queueSize: number;
+  readonly leavePartsOnError: boolean;
 
   constructor(private readonly gcs: ResolvedGcsMultipart) {
     this.targetUrl = gcs.objectUrl;
+    this.queueSize = gcs.queueSize;
+    this.leavePartsOnError = gcs.leavePartsOnError;
   }
 
   partChecksum(option: ChecksumOption): ChecksumOption {

@@ -7,7 +7,7 @@
  */
 import { gcsAuthHeaders, gcsEndpoint, type GcsCredentialOptions, type GoogleAuthLike } from '../../credentials/gcs.js';
 import type { PartsRequest } from '../../parts/protocol.js';
-import { encodeKey, signRequest } from '../s3.js';
+import { encodeKey, signRequest } from '../s3/wire.js';
 
 /** A GCS HMAC key (Cloud Storage → Settings → Interoperability): its access id and secret. */
 export interface GcsHmacKey {

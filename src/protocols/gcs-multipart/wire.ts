@@ -1,7 +1,7 @@
 /**
  * GCS XML API multipart upload on the wire, with no I/O: the limits GCS documents, the upload's
  * URL, the digests in `x-goog-hash`, and GCS's error codes. The XML is S3's (GCS documents the
- * API as compatible with S3 multipart uploads), so the answers are read with protocols/s3.ts's
+ * API as compatible with S3 multipart uploads), so the answers are read with protocols/s3/xml.ts's
  * parsers rather than a copy of them.
  */
 import { findMismatch, formatGoogHash, reportedDigests, type Digests } from '../../checksum.js';

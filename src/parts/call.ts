@@ -1,0 +1,67 @@
+/**
+ * What the parts driver lends an adapter for every operation (`PartsCall`): a request built anew
+ * for each attempt, sent with the retry policy, the upload's abort signal and a bounded answer; a
+ * non-2xx answer becomes the adapter's typed error, a 2xx the adapter reads as an error is
+ * retried like a 5xx. Cleaning up (abort) is one attempt within a deadline instead.
+ */
+import { exchange, type Exchanger } from '../core/exchange.js';
+import type { Lifecycle } from '../core/lifecycle.js';
+import { HttpStatusError, type ErrorContext } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { withDeadline, withRetry, type RetryNotice } from '../retry.js';
+import type { Transport, TransportAnswer } from '../transport.js';
+import { EXCERPT_CHARS } from '../upload-answers.js';
+import type { PartsCall, PartsProtocol, PartsRequest, SendOptions } from './protocol.js';
+
+export interface CallOwner {
+  readonly redactedUrl: string;
+  context(): ErrorContext;
+  onRetry(notice: RetryNotice): void;
+}
+
+export class PartsCaller implements PartsCall, Exchanger {
+  constructor(
+    readonly transport: Transport,
+    readonly life: Lifecycle,
+    private readonly protocol: PartsProtocol,
+    private readonly options: Pick<ResolvedOptions, 'retry' | 'timeouts'>,
+    private readonly owner: CallOwner,
+  ) {}
+
+  get redactedUrl(): string {
+    return this.owner.redactedUrl;
+  }
+
+  context(): ErrorContext {
+    return this.owner.context();
+  }
+
+  send(what: string, build: () => Promise<PartsRequest>, body?: readonly Uint8Array[], options: SendOptions = {}): Promise<TransportAnswer> {
+    return withRetry(
+      async () => {
+        const answer = await this.sendOne(what, await build(), body, this.life.signal);
+        if (answer.status < 200 || answer.status >= 300) throw this.protocol.answerError(what, answer, this);
+        const error = options.errorIn2xx?.(answer);
+        if (error === undefined) return answer;
+        throw new HttpStatusError(answer.status, answer.body.slice(0, EXCERPT_CHARS), true, `${what} to ${this.redactedUrl} answered ${answer.status} with an error: ${error}`, this.context());
+      },
+      {
+        policy: this.options.retry,
+        signal: this.life.signal,
+        onRetry: (notice) => this.owner.onRetry(notice),
+        describe: () => what,
+        context: () => this.context(),
+      },
+    );
+  }
+
+  async sendOnce(what: string, build: () => Promise<PartsRequest>): Promise<TransportAnswer> {
+    const request = await build();
+    const { headersTimeout, bodyTimeout } = this.options.timeouts;
+    return withDeadline(headersTimeout + bodyTimeout, what, (signal) => this.sendOne(what, request, undefined, signal));
+  }
+
+  private sendOne(what: string, request: PartsRequest, body: readonly Uint8Array[] | undefined, signal: AbortSignal): Promise<TransportAnswer> {
+    return exchange(this, { ...request, headers: { ...request.headers }, ...(body === undefined ? {} : { body }), signal }, what);
+  }
+}
