@@ -182,8 +182,8 @@ class GcsMultipartProtocol implements PartsProtocol {
   /** A digest the answer reports that differs from ours is a ChecksumMismatchError. */
   private checkEcho(call: PartsCall, what: string, answer: TransportAnswer, ours: Digests): 'matched' | 'unchecked' {
     const outcome = compareDigests(answer, ours);
-    if (typeof outcome === 'object' && outcome !== undefined) throw this.mismatch(call, what, outcome.name, outcome.ours, outcome.theirs);
-    return outcome ?? 'unchecked';
+    if (typeof outcome === 'object') throw this.mismatch(call, what, outcome.name, outcome.ours, outcome.theirs);
+    return outcome;
   }
 
   private mismatch(call: PartsCall, what: string, algorithm: 'crc32c' | 'md5', ours: string, theirs: string): ChecksumMismatchError {

@@ -60,7 +60,7 @@ export function answerDigests(answer: TransportAnswer): Digests {
  * Compares what the answer reports with `ours`: the differing digest, `'matched'` when at least
  * one digest was compared, `'unchecked'` when none was.
  */
-export function compareDigests(answer: TransportAnswer, ours: Digests): ReturnType<typeof findMismatch> | 'matched' | 'unchecked' {
+export function compareDigests(answer: TransportAnswer, ours: Digests): NonNullable<ReturnType<typeof findMismatch>> | 'matched' | 'unchecked' {
   const theirs = answerDigests(answer);
   const mismatch = findMismatch(ours, theirs);
   if (mismatch) return mismatch;
