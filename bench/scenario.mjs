@@ -10,7 +10,7 @@ import { Agent, Client, request } from 'undici';
 const spec = JSON.parse(process.argv[2]);
 // `dist`: another build of the library (bench/link.mjs compares an older one side by side).
 const dist = new URL(`${spec.dist ?? '../dist'}/`, import.meta.url);
-const { createMemoryBudget, createResumableWriteStream, initiateSession } = await import(new URL('index.js', dist).href);
+const { createMemoryBudget, createResumableWriteStream, createTusUpload, initiateSession } = await import(new URL('index.js', dist).href);
 const { ReplayBuffer } = await import(new URL('replay-buffer.js', dist).href);
 // Every TCP connection the process opens (undici's and node:http's alike), warm-up included.
 let connectionsOpened = 0;
@@ -107,6 +107,21 @@ const runs = {
     if (spec.faults) result.wireBytes = await wireBytes(url);
     return result;
   },
+  async tusRaw() {
+    // The tus limit: one PATCH of every byte to an upload of known length, straight through undici.
+    const url = await createTusUpload({ endpoint: spec.server, uploadLength: spec.size, ...insecure });
+    const headers = { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(spec.size) };
+    const answer = await request(url, { method: 'PATCH', headers, body: pieces(spec.size) });
+    await answer.body.dump();
+    if (answer.statusCode !== 204) throw new Error(`raw PATCH answered ${answer.statusCode}`);
+    return { objectBytes: spec.size };
+  },
+  async tus() {
+    const url = await createTusUpload({ endpoint: spec.server, ...insecure });
+    const stream = createResumableWriteStream({ protocol: 'tus', url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 }, ...insecure });
+    await pipeline(source(spec.size), stream);
+    return { objectBytes: stream.bytesCommitted, peakRetained: stream.peakBytesRetained };
+  },
   async gcs() {
     const { Storage } = await import('@google-cloud/storage');
     const storage = new Storage({ apiEndpoint: spec.server, projectId: 'bench' });
@@ -123,7 +138,8 @@ const runs = {
     const memoryBudget = spec.budget ? createMemoryBudget(spec.budget) : undefined;
     await Promise.all(Array.from({ length: spec.concurrency }, async (_, index) => {
       const url = await newSession(`many-${index}`);
-      await pipeline(source(spec.size), createResumableWriteStream({ url, chunkSize: spec.chunkSize, dispatcher, ...(memoryBudget ? { memoryBudget } : {}) }));
+      const checksum = spec.checksum ?? 'crc32c';
+      await pipeline(source(spec.size), createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum, dispatcher, ...insecure, ...(memoryBudget ? { memoryBudget } : {}) }));
     }));
     await dispatcher.close();
     return { objectBytes: spec.size * spec.concurrency, ...(memoryBudget ? { peakRetained: memoryBudget.peakBytesReserved } : {}) };
@@ -131,8 +147,8 @@ const runs = {
   async s3raw() {
     // The limit: one PutObject of every byte, signed like ours, straight through undici.
     const { resolveTarget, signRequest } = await import(new URL('protocols/s3/wire.js', dist).href);
-    const target = resolveTarget({ bucket: 'bench', key: `raw-${process.pid}`, region: 'us-east-1', endpoint: spec.server, credentials: S3_CREDENTIALS });
-    const signed = signRequest(target, 'PUT', target.objectPath);
+    const target = resolveTarget({ bucket: 'bench', key: `raw-${process.pid}`, region: 'us-east-1', endpoint: spec.server });
+    const signed = signRequest(target, S3_CREDENTIALS, 'PUT', target.objectPath);
     const answer = await request(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-length': String(spec.size) }, body: pieces(spec.size) });
     await answer.body.dump();
     if (answer.statusCode !== 200) throw new Error(`raw PutObject answered ${answer.statusCode}`);
@@ -191,7 +207,7 @@ const runs = {
 globalThis.gc?.();
 const baseline = process.memoryUsage();
 const measured = spec.size;
-spec.size = Math.min(spec.size, 16 * MiB);
+spec.size = Math.min(spec.size, (spec.warmupMib ?? 16) * MiB);
 await runs[spec.kind]();
 spec.size = measured;
 let peakRss = baseline.rss;
@@ -201,9 +217,11 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, usage.rss);
   peakArrayBuffers = Math.max(peakArrayBuffers, usage.arrayBuffers);
 }, 10);
+const cpuBefore = process.cpuUsage();
 const started = performance.now();
 const result = await runs[spec.kind]();
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 clearInterval(sampler);
 const usage = process.memoryUsage();
 peakRss = Math.max(peakRss, usage.rss);
@@ -215,5 +233,8 @@ process.stdout.write(`${JSON.stringify({
   rssGrowth: peakRss - baseline.rss,
   arrayBuffersGrowth: peakArrayBuffers - baseline.arrayBuffers,
   connectionsOpened,
+  // The client's own CPU (user + system) over the timed run, in ms.
+  cpuMs: (cpu.user + cpu.system) / 1000,
+  cpuUserMs: cpu.user / 1000,
 })}\n`);
 process.exit(0);

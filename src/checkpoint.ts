@@ -63,7 +63,7 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
   }
   if (raw.protocol !== undefined && !isProtocolName(raw.protocol)) {
-    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus' or 's3', received ${JSON.stringify(raw.protocol)}`);
+    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus', 's3' or 'azure', received ${JSON.stringify(raw.protocol)}`);
   }
   const partSize = raw.partSize;
   if (partSize !== undefined && (!Number.isSafeInteger(partSize) || (partSize as number) < 1)) {

@@ -72,28 +72,6 @@ export function crcToBase64(crc: number): string {
   return bytes.toString('base64');
 }
 
-/** `X-Goog-Hash: crc32c=…,md5=…`, or undefined when there is nothing to send. */
-export function formatGoogHash(digests: Digests): string | undefined {
-  const parts = [
-    ...(digests.crc32c ? [`crc32c=${digests.crc32c}`] : []),
-    ...(digests.md5 ? [`md5=${digests.md5}`] : []),
-  ];
-  return parts.length === 0 ? undefined : parts.join(',');
-}
-
-/** What the server reports: JSON metadata's `crc32c`/`md5Hash`, else the `x-goog-hash` header. */
-export function reportedDigests(body: unknown, googHash: string | undefined): Digests {
-  const metadata = (typeof body === 'object' && body !== null ? body : {}) as { crc32c?: unknown; md5Hash?: unknown };
-  const fromHeader: Record<string, string> = {};
-  for (const part of (googHash ?? '').split(',')) {
-    const index = part.indexOf('=');
-    if (index > 0) fromHeader[part.slice(0, index).trim()] = part.slice(index + 1).trim();
-  }
-  const crc = typeof metadata.crc32c === 'string' ? metadata.crc32c : fromHeader['crc32c'];
-  const md5 = typeof metadata.md5Hash === 'string' ? metadata.md5Hash : fromHeader['md5'];
-  return { ...(crc ? { crc32c: crc } : {}), ...(md5 ? { md5 } : {}) };
-}
-
 /** The first digest both sides have that differs, or undefined. */
 export function findMismatch(ours: Digests, theirs: Digests): { name: 'crc32c' | 'md5'; ours: string; theirs: string } | undefined {
   for (const name of ['crc32c', 'md5'] as const) {

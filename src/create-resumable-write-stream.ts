@@ -1,4 +1,4 @@
-import { resolveOptions, type ResumableWriteStreamOptions } from './options.js';
+import { resolveOptions, type ResumableWriteStreamOptions } from './options/index.js';
 import { ResumableWriteStream } from './resumable-write-stream.js';
 import { createUndiciTransport } from './transport.js';
 

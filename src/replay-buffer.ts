@@ -1,28 +1,60 @@
-/** Writes smaller than this are copied into shared blocks instead of being kept one by one. */
-const SMALL_WRITE = 8 * 1024;
-const BLOCK_SIZE = 64 * 1024;
+/** Writes at least this large are kept by reference; smaller ones that own their memory are copied into blocks. */
+const BY_REFERENCE = 1024 * 1024;
+/** Writes smaller than this are always copied: a stream written a byte at a time must not become millions of pieces. */
+const TINY_WRITE = 8 * 1024;
+const BLOCK_SIZE = 256 * 1024;
 
 /**
- * Holds the bytes [released, written) of the stream by reference: the buffers the writer handed
- * over are never concatenated. `view()` returns subarrays over them, so every attempt (first send
- * or replay) gets a fresh body at no copying cost; `release()` drops whole buffers once the server
- * has confirmed them. Appending and releasing are amortised O(1); a view costs O(buffers it spans).
+ * Released blocks, shared by every ReplayBuffer of the process, so that a memory budget shared by
+ * many streams still bounds what they hold: a stream's released block goes to whichever writes
+ * next. Free blocks never exceed the bytes all buffers hold (`bytesHeld`): drained, they are dropped.
+ */
+const freeBlocks: Uint8Array[] = [];
+let bytesHeld = 0;
+
+/** Free blocks in the shared pool, for tests. */
+export function freeBlockCount(): number {
+  return freeBlocks.length;
+}
+
+/** One run of held bytes, `bytes[start, start + length)`: in a block of ours (`pooled`) or a buffer the writer handed over. */
+interface Entry {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  length: number;
+  readonly pooled: boolean;
+}
+
+/**
+ * Holds the bytes [released, written) of the stream. `view()` returns subarrays over them, so
+ * every attempt (first send or replay) gets a fresh body at no copying cost; `release()` drops
+ * whole runs once the server has confirmed them. Appending and releasing are amortised O(1); a
+ * view costs O(runs it spans).
  *
- * Small writes (under 8 KiB) are the exception: they are copied, once, into 64 KiB blocks, so a
- * stream written a byte at a time does not become requests of a million one-byte buffers.
+ * A write under 1 MiB that is a buffer of its own (fs and socket streams allocate one per read) is
+ * copied, once, into 256 KiB blocks that are reused once released. The writer's buffers then die
+ * young: held by reference until their chunk was confirmed, they lived long enough to reach V8's
+ * old generation, whose collections paused the stream for up to tens of milliseconds
+ * (bench/RESULTS.md, "Shaped link"). Views into a larger buffer and writes of 1 MiB or more are
+ * kept by reference: copying them costs CPU (~0.15–0.2 s per GiB here) and saves no collection.
+ * Writes under 8 KiB are always copied. Free blocks are shared by the process's buffers and kept only up to the
+ * bytes they all hold, so blocks never add more than the bytes held, and drained streams keep none.
+ *
+ * A view is valid until its bytes are released: released blocks are written again.
  */
 export class ReplayBuffer {
-  private readonly buffers: Uint8Array[] = [];
-  /** Index of the first live buffer in `buffers` (compacted lazily). */
+  private readonly entries: Entry[] = [];
+  /** Index of the first live entry (compacted lazily). */
   private head = 0;
-  /** Stream offset of `buffers[head]`'s first byte. */
+  /** Stream offset of `entries[head]`'s first byte. */
   private headOffset: number;
-  /** Stream offset up to which bytes are released (may fall inside `buffers[head]`). */
+  /** Stream offset up to which bytes are released (may fall inside `entries[head]`). */
   private released: number;
   private end: number;
-  /** The block small writes are copied into, and how much of it is used (it is the last buffer). */
-  private block: Uint8Array | undefined;
-  private blockUsed = 0;
+  /** The block being filled: the last entry, while it has room. */
+  private block: Entry | undefined;
+  /** A block released while being filled: the next writes go on where it stopped. */
+  private tail: { bytes: Uint8Array; start: number } | undefined;
 
   /** @param start stream offset of the first byte that will be appended (resuming from an offset). */
   constructor(start = 0) {
@@ -47,22 +79,24 @@ export class ReplayBuffer {
   }
 
   append(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
-    this.end += chunk.byteLength;
-    if (chunk.byteLength >= SMALL_WRITE) {
+    const size = chunk.byteLength;
+    if (size === 0) return;
+    this.end += size;
+    bytesHeld += size;
+    if (size >= BY_REFERENCE || (size >= TINY_WRITE && !ownsItsMemory(chunk))) {
       this.block = undefined;
-      this.buffers.push(chunk);
+      this.entries.push({ bytes: chunk, start: 0, length: size, pooled: false });
       return;
     }
-    if (this.block === undefined || this.blockUsed + chunk.byteLength > this.block.byteLength) {
-      this.block = new Uint8Array(BLOCK_SIZE);
-      this.blockUsed = 0;
-      this.buffers.push(this.block.subarray(0, 0));
+    for (let copied = 0; copied < size; ) {
+      const block = this.block ?? this.startBlock();
+      const filled = block.start + block.length;
+      const count = Math.min(size - copied, BLOCK_SIZE - filled);
+      block.bytes.set(count === size ? chunk : chunk.subarray(copied, copied + count), filled);
+      block.length += count;
+      copied += count;
+      if (filled + count === BLOCK_SIZE) this.block = undefined;
     }
-    this.block.set(chunk, this.blockUsed);
-    this.blockUsed += chunk.byteLength;
-    // The block's entry grows in place; views handed out earlier cover bytes that never change.
-    this.buffers[this.buffers.length - 1] = this.block.subarray(0, this.blockUsed);
   }
 
   /**
@@ -79,16 +113,15 @@ export class ReplayBuffer {
     const parts: Uint8Array[] = [];
     let offset = this.headOffset;
     let remaining = length;
-    for (let index = this.head; index < this.buffers.length && remaining > 0; index++) {
-      const buffer = this.buffers[index] as Uint8Array;
-      const bufferEnd = offset + buffer.byteLength;
-      if (bufferEnd > start) {
+    for (let index = this.head; index < this.entries.length && remaining > 0; index++) {
+      const { bytes, start: at, length: size } = this.entries[index] as Entry;
+      if (offset + size > start) {
         const from = Math.max(0, start - offset);
-        const to = Math.min(buffer.byteLength, from + remaining);
-        parts.push(from === 0 && to === buffer.byteLength ? buffer : buffer.subarray(from, to));
+        const to = Math.min(size, from + remaining);
+        parts.push(at === 0 && from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(at + from, at + to));
         remaining -= to - from;
       }
-      offset = bufferEnd;
+      offset += size;
     }
     return parts;
   }
@@ -97,31 +130,68 @@ export class ReplayBuffer {
   release(offset: number): void {
     if (offset > this.end) throw new RangeError(`cannot release up to ${offset}: only ${this.end} appended`);
     if (offset <= this.released) return;
+    bytesHeld -= offset - this.released;
     this.released = offset;
-    while (this.head < this.buffers.length) {
-      const size = (this.buffers[this.head] as Uint8Array).byteLength;
-      if (this.headOffset + size > offset) break;
-      this.buffers[this.head] = EMPTY;
-      this.headOffset += size;
+    while (this.head < this.entries.length) {
+      const entry = this.entries[this.head] as Entry;
+      if (this.headOffset + entry.length > offset) break;
+      this.entries[this.head] = EMPTY;
+      this.headOffset += entry.length;
       this.head++;
+      if (entry === this.block) {
+        // Its room is still unwritten (and unviewed): a stream of tiny writes confirmed as they
+        // come must not cost a new block per confirmation.
+        this.block = undefined;
+        this.tail = { bytes: entry.bytes, start: entry.start + entry.length };
+      } else if (entry.pooled) this.recycle(entry.bytes);
     }
-    // The block is always the last buffer: once released, small writes start a new one.
-    if (this.head >= this.buffers.length) this.block = undefined;
+    trimPool();
     // Compact once the dead prefix dominates, so a long stream keeps a short array.
-    if (this.head > 1024 && this.head * 2 > this.buffers.length) {
-      this.buffers.splice(0, this.head);
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
       this.head = 0;
     }
   }
 
   /** Drops everything (destroy). */
   clear(): void {
-    this.buffers.length = 0;
+    bytesHeld -= this.end - this.released;
+    this.entries.length = 0;
     this.block = undefined;
+    this.tail = undefined;
     this.head = 0;
     this.headOffset = this.end;
     this.released = this.end;
+    trimPool();
+  }
+
+  private startBlock(): Entry {
+    // Unzeroed: only bytes written into a block are ever viewed.
+    const { bytes, start } = this.tail ?? { bytes: freeBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE), start: 0 };
+    this.tail = undefined;
+    const block: Entry = { bytes, start, length: 0, pooled: true };
+    this.entries.push(block);
+    this.block = block;
+    return block;
+  }
+
+  /** Keeps a released block for the next writes, as long as free blocks stay within the bytes held. */
+  private recycle(bytes: Uint8Array): void {
+    if ((freeBlocks.length + 1) * BLOCK_SIZE <= bytesHeld) freeBlocks.push(bytes);
   }
 }
 
-const EMPTY = new Uint8Array(0);
+/**
+ * A buffer allocated for this one write (what fs and socket streams hand over), as opposed to a
+ * view into a larger buffer the writer keeps anyway (a pool, a file read whole): only the former
+ * costs the garbage collector when held, so only it is worth a copy.
+ */
+function ownsItsMemory(chunk: Uint8Array): boolean {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+}
+
+function trimPool(): void {
+  while (freeBlocks.length * BLOCK_SIZE > bytesHeld) freeBlocks.pop();
+}
+
+const EMPTY: Entry = { bytes: new Uint8Array(0), start: 0, length: 0, pooled: false };

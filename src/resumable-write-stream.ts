@@ -8,16 +8,20 @@
 import { Writable } from 'node:stream';
 import type { Checkpoint } from './checkpoint.js';
 import { AbortedError, CheckpointError } from './errors.js';
-import { ChunkUploader } from './chunk-uploader.js';
-import type { ResolvedOptions } from './options.js';
+import { OffsetDriver } from './offset/driver.js';
+import type { ResolvedOptions } from './options/index.js';
 import { PartsDriver } from './parts/driver.js';
 import { isPartsProtocolName, PARTS_PROTOCOLS, PROTOCOLS } from './protocols/index.js';
+import { countSentBytes, type SentBytesCounter } from './sent-bytes.js';
 import type { Transport } from './transport.js';
 import type { UploadResult } from './upload-answers.js';
-import type { RetryEvent, UploadProgress, Uploader, UploaderHooks } from './uploader.js';
+import type { DriverProgress, RetryEvent, UploadProgress, Uploader, UploaderHooks } from './uploader.js';
+
+/** Bytes sent between two 'progress' events that report only sending. */
+const SENT_PROGRESS_STEP = 256 * 1024;
 
 export interface ResumableWriteStreamEvents {
-  /** After every acknowledgement from the server. */
+  /** After every acknowledgement from the server, and as body bytes go out (`bytesSent`, every 256 KiB or so). */
   progress: [progress: UploadProgress];
   /** Before each backoff wait. */
   retry: [event: RetryEvent];
@@ -38,20 +42,23 @@ export class ResumableWriteStream extends Writable {
   private saving: Promise<void> = Promise.resolve();
   /** The first failed save: the stream fails with it, and nothing is finalized after it. */
   private saveFailure: CheckpointError | undefined;
+  private readonly sent: SentBytesCounter;
+  private lastSentReported = 0;
 
   /** @internal Use {@link createResumableWriteStream}. */
   constructor(private readonly options: ResolvedOptions, transport: Transport) {
     super({ ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }), decodeStrings: true });
     const hooks: UploaderHooks = {
-      onProgress: (progress) => this.emit('progress', progress),
+      onProgress: (progress) => this.emitProgress(progress),
       onRetry: (event) => this.emit('retry', event),
       onCheckpoint: (checkpoint) => this.onCheckpoint(checkpoint),
       checkpointsSaved: () => this.checkpointsSaved(),
     };
+    this.sent = countSentBytes(transport, () => this.onBytesSent(), () => this.listenerCount('progress') > 0);
     const { protocol } = options;
     this.uploader = isPartsProtocolName(protocol)
-      ? new PartsDriver(options, PARTS_PROTOCOLS[protocol](options), transport, hooks)
-      : new ChunkUploader(options, PROTOCOLS[protocol](), transport, hooks);
+      ? new PartsDriver(options, PARTS_PROTOCOLS[protocol](options), this.sent.transport, hooks)
+      : new OffsetDriver(options, PROTOCOLS[protocol](), this.sent.transport, hooks);
     // The loop runs from the start, waiting for data; a failure while no write or end is
     // pending still reaches the user, by destroying the stream.
     this.running = this.uploader.run().catch((error: Error) => {
@@ -64,6 +71,19 @@ export class ResumableWriteStream extends Writable {
       if (signal.aborted) queueMicrotask(this.onSignalAbort);
       else signal.addEventListener('abort', this.onSignalAbort, { once: true });
     }
+  }
+
+  private emitProgress(progress: DriverProgress): void {
+    const bytesSent = Math.min(progress.bytesWritten, progress.bytesCommitted + this.sent.inFlight);
+    this.lastSentReported = bytesSent;
+    this.emit('progress', { ...progress, bytesSent } satisfies UploadProgress);
+  }
+
+  /** Between acknowledgements, a 'progress' per step of bytes sent, so a bar moves on a slow link. */
+  private onBytesSent(): void {
+    const { bytesWritten, bytesCommitted } = this.uploader.state;
+    if (Math.min(bytesWritten, bytesCommitted + this.sent.inFlight) - this.lastSentReported < SENT_PROGRESS_STEP) return;
+    this.emitProgress({ bytesWritten, bytesCommitted });
   }
 
   /** Bytes handed to the stream so far. */

@@ -7,7 +7,7 @@
  */
 import pRetry from 'p-retry';
 import { HttpStatusError, NetworkError, RetriesExhaustedError, TimeoutError, type ErrorContext } from './errors.js';
-import type { RetryOptions } from './options.js';
+import type { RetryOptions } from './options/index.js';
 
 /** A `Retry-After` is honoured up to this long; beyond it a server is not taken at its word. */
 const RETRY_AFTER_CAP_MS = 60_000;

@@ -18,6 +18,8 @@ export interface TransportRequest {
   readonly signal: AbortSignal;
   /** Most body bytes to keep from the answer; the rest is discarded and the socket dropped. */
   readonly maxBodyBytes: number;
+  /** Told the body bytes handed to the connection so far, as they go (a buffer list body only). */
+  readonly onBodySent?: (bytes: number) => void;
 }
 
 export interface TransportAnswer {
@@ -70,7 +72,7 @@ async function sendOnce(req: TransportRequest, options: UndiciTransportOptions):
     // A HEAD or GET carries no body, so no length either.
     headers: req.method === 'HEAD' || req.method === 'GET' ? req.headers : { ...req.headers, 'content-length': String(contentLength) },
     // undici streams iterables (documented) though its types list only Readable.
-    body: contentLength === 0 ? null : (toBody(req.body) as string | Uint8Array),
+    body: contentLength === 0 ? null : (toBody(req.body, req.onBodySent) as string | Uint8Array),
     signal: req.signal,
     dispatcher: options.dispatcher ?? defaultDispatcher(),
     headersTimeout: options.headersTimeout,
@@ -114,10 +116,26 @@ function bodyLength(body: TransportRequest['body']): number {
   return total;
 }
 
-function toBody(body: TransportRequest['body']): string | Uint8Array | Iterable<Uint8Array> {
+function toBody(body: TransportRequest['body'], onBodySent: TransportRequest['onBodySent']): string | Uint8Array | Iterable<Uint8Array> {
   if (typeof body === 'string' || body === undefined) return body ?? '';
+  if (onBodySent !== undefined) return reportingPieces(body, onBodySent);
   // One buffer goes out as one write; several are streamed back to back without a copy.
   return body.length === 1 ? (body[0] as Uint8Array) : body;
+}
+
+/** Pieces a reporter can follow: undici asks for the next one once it wrote the last (no copies). */
+const REPORT_PIECE = 256 * 1024;
+
+function* reportingPieces(body: readonly Uint8Array[], onBodySent: (bytes: number) => void): Generator<Uint8Array> {
+  let sent = 0;
+  for (const part of body) {
+    for (let offset = 0; offset < part.byteLength; offset += REPORT_PIECE) {
+      const piece = part.subarray(offset, offset + REPORT_PIECE);
+      yield piece;
+      sent += piece.byteLength;
+      onBodySent(sent);
+    }
+  }
 }
 
 async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: number, deadlineMs: number): Promise<{ text: string; truncated: boolean }> {

@@ -3,11 +3,12 @@
  * digests must be those of the bytes written) and the typed errors for unwelcome statuses, each
  * message carrying the request, the status and the redacted session URI.
  */
-import { findMismatch, reportedDigests, type Digests } from './checksum.js';
+import { findMismatch, type Digests } from './checksum.js';
 import { ChecksumMismatchError, HttpStatusError, ProtocolError, SessionExpiredError, type ErrorContext } from './errors.js';
+import type { StoredObject } from './offset/protocol.js';
 import { parseRetryAfter } from './retry.js';
 import type { TransportAnswer } from './transport.js';
-import type { ChunkRequest, UploadRequest } from './upload-state.js';
+import type { ChunkRequest, UploadRequest } from './offset/vocabulary.js';
 
 export interface UploadResult {
   /** 200 or 201. */
@@ -46,21 +47,18 @@ export function parseBody(answer: TransportAnswer): unknown {
 }
 
 /**
- * The final answer, checked: GCS reports the stored size and digests; a size that differs from
- * the bytes written is a truncated or padded object, a digest that differs a corrupt one — never
- * success.
+ * The final answer, checked against the stored object the protocol read from it: a size that
+ * differs from the bytes written is a truncated or padded object, a digest that differs a corrupt
+ * one — never success.
  */
-export function checkFinalAnswer(answer: TransportAnswer, bytesWritten: number, ours: Digests, site: ErrorSite): UploadResult {
-  const body = parseBody(answer);
-  // GCS reports the stored size in the object's metadata, tus as the offset of a complete upload:
-  // without the latter, resuming a tus upload finished with other data would pass for success.
-  const size = (body as { size?: unknown } | null)?.size ?? answer.headers['upload-offset'];
+export function checkFinalAnswer(answer: TransportAnswer, stored: StoredObject, bytesWritten: number, ours: Digests, site: ErrorSite): UploadResult {
+  const { body, size } = stored;
   const storedSize = size === undefined || !Number.isSafeInteger(Number(size)) ? undefined : Number(size);
   const context = { ...site.context(), ...(storedSize === undefined ? {} : { storedSize }) };
   if (size !== undefined && Number(size) !== bytesWritten) {
     throw new ProtocolError(`server finalized an object of ${String(size)} bytes but ${bytesWritten} were written (${site.redactedUrl})`, context);
   }
-  const theirs = reportedDigests(body, answer.headers['x-goog-hash']);
+  const theirs = stored.digests;
   const mismatch = findMismatch(ours, theirs);
   if (mismatch) {
     throw new ChecksumMismatchError(
@@ -96,6 +94,19 @@ export function noProgress(request: ChunkRequest, site: ErrorSite): HttpStatusEr
     true,
     `${describeRequest(request)} to ${site.redactedUrl}: the server persisted none of it (committed offset stays ${committed})`,
     site.context(),
+  );
+}
+
+/** The server refused to finalize: the digests we sent (`ours`) are not those of the bytes it received. */
+export function digestRefused(answer: TransportAnswer, request: ChunkRequest, algorithm: 'crc32c' | 'md5', ours: string | undefined, site: ErrorSite): ChecksumMismatchError {
+  const rejected = statusError(answer, request, false, site);
+  return new ChecksumMismatchError(
+    algorithm,
+    ours,
+    undefined,
+    `the server refused the object: the bytes it received do not match our ${algorithm} ${ours} ` +
+      `(${describeRequest(request)} answered ${answer.status}: ${JSON.stringify(rejected.bodyExcerpt)}); nothing was finalized`,
+    { ...site.context(), cause: rejected },
   );
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the stream adapter (resumable-write-stream.ts) drives: one interface, two drivers.
- * chunk-uploader.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
- * adapter per wire format, protocol.ts); parts/driver.ts sends independent parts several at a
+ * offset/driver.ts sends chunks in order to an offset the server reports (GCS, tus: a protocol
+ * adapter per wire format, offset/protocol.ts); parts/driver.ts sends independent parts several at a
  * time (S3 multipart: a parts adapter per protocol, parts/protocol.ts). Both share the replay buffer, the retry policy, the typed errors, the
  * checksums and the checkpoints.
  */
@@ -9,9 +9,20 @@ import type { Checkpoint } from './checkpoint.js';
 import type { ErrorContext, ResumableUploadError } from './errors.js';
 import type { UploadResult } from './upload-answers.js';
 
-export interface UploadProgress {
+/** What a driver knows of its progress. */
+export interface DriverProgress {
   readonly bytesWritten: number;
+  /** Bytes the server confirmed as persisted. */
   readonly bytesCommitted: number;
+}
+
+export interface UploadProgress extends DriverProgress {
+  /**
+   * `bytesCommitted` plus the body bytes of the requests in flight already handed to the network
+   * (at most `bytesWritten`): it moves as bytes go out, between acknowledgements. It steps back
+   * to `bytesCommitted` when a request fails (those bytes go again).
+   */
+  readonly bytesSent: number;
 }
 
 export interface RetryEvent {
@@ -25,7 +36,7 @@ export interface RetryEvent {
 
 /** How a driver tells the stream (and so the user) what happened. */
 export interface UploaderHooks {
-  onProgress(progress: UploadProgress): void;
+  onProgress(progress: DriverProgress): void;
   onRetry(event: RetryEvent): void;
   onCheckpoint(checkpoint: Checkpoint): void;
   /**

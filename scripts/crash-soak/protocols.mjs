@@ -10,7 +10,7 @@ import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
 import { createTusUpload } from '../../dist/index.js';
 import { createS3TestServer, createTestServer, startFaultProxy } from '../../dist/testing/index.js';
-import { listenOnLoopback } from '../../dist/testing/loopback.js';
+import { listenOnLoopback } from '../../dist/testing/http-harness.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures');
 const GCS_FIXTURE = join(fixtures, 'crash-upload.mjs');

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 const GENERAL = `rws: stream a file or a shell pipe to a resumable upload (GCS, Redivis, tus 1.0, S3 multipart).
 
 Usage:
+  rws cp SRC DEST [options]                     copy a file or stdin (-) to gs://, s3://, tus (rws cp --help)
   rws upload <session-url> [file|-] [options]   upload to a session (rws upload --help)
   rws init gcs|redivis|tus [options]            start a session, print its URL (rws init --help)
   rws serve [options]                           run the loopback test server (rws serve --help)
@@ -12,12 +13,64 @@ Usage:
 Every command takes --help (or -h); 'rws help upload' is 'rws upload --help'.
 
 Examples:
+  tar c /srv/data | rws cp - gs://my-bucket/backup.tar.gz --gzip --checkpoint /var/tmp/backup.ckpt
+  journalctl -f | rws cp - s3://logs/host1.log --finalize-on-signal
   SESSION_URL=$(rws init gcs --bucket my-bucket --name backup.tar.gz)
   tar c /srv/data | rws upload "$SESSION_URL" --gzip --checkpoint /var/tmp/backup.ckpt
   tar c /srv/data | rws upload --resume /var/tmp/backup.ckpt --gzip
 
 Exit status: 0 success, 1 the upload failed, 2 usage error, 130 interrupted (Ctrl-C).
 The session URL is a credential: only rws init prints it.`;
+
+const CP = `Usage:
+  rws cp SRC gs://BUCKET/OBJECT [options]     a GCS resumable upload (credentials: --token, GCS_TOKEN,
+                                              else Application Default Credentials; an emulator:
+                                              STORAGE_EMULATOR_HOST or --endpoint, no credentials sent)
+  rws cp SRC s3://BUCKET/KEY [options]        S3 multipart (credentials: AWS_* env, ~/.aws and AWS_PROFILE,
+                                              SSO, web identity, ECS, IMDS; region: --region, AWS_REGION,
+                                              else the profile's region in ~/.aws/config)
+  rws cp SRC URL --protocol tus [options]     a new upload at a tus endpoint (creation)
+  rws cp SRC SESSION_URL [options]            a session already started (rws init)
+SRC is a file, or - for stdin.
+
+Options:
+  --content-type T        the object's Content-Type (tus: Upload-Metadata filetype)
+  --metadata K=V          custom object metadata (repeatable): GCS metadata, S3 x-amz-meta-K,
+                          tus Upload-Metadata
+  --cache-control V       the object's Cache-Control (gs://, s3://)
+  --content-encoding V    the object's Content-Encoding (gs://, s3://)
+  --storage-class C       the storage class, e.g. NEARLINE (gs://) or STANDARD_IA (s3://)
+  --gzip                  compress on the fly. The object is the gzip stream itself, with no
+                          Content-Encoding (a .gz file, as a backup wants); add
+                          --content-encoding gzip for gsutil cp -Z's transparent decompression
+  --checkpoint FILE       resume from FILE when it holds this destination's checkpoint, else start
+                          a new upload saving checkpoints there (removed after success): one
+                          command line for a cron job or a restarting service
+  --finalize-on-signal    on the first SIGTERM/SIGINT end the input and finalize what was read (a
+                          live source); a second one aborts. Default: abort, nothing finalized
+  --parallel N            parts in flight at once (s3://; default 4)
+  --endpoint URL          another GCS endpoint (an emulator), or an S3-compatible one (MinIO, R2)
+  --region R              the S3 region
+  --token T               a GCS OAuth2 access token (default: GCS_TOKEN)
+  --protocol tus|gcs      tus: DEST is a tus creation endpoint; gcs (default): DEST is a session URL
+  --chunk-size SIZE       bytes per request (default 8MiB; gs:// a multiple of 256KiB, s3:// >= 5MiB)
+  --total SIZE            the exact size (a file without --gzip declares its own)
+  --checksum ALG          crc32c (default), md5, both or none
+  --header 'Name: value'  an extra header on every upload request (repeatable)
+  --retries N             retries in a row before giving up (default 10)
+  --allow-insecure-http   allow plain http to a host that is not loopback
+  --json                  one JSON object per event on stdout (progress: bytesWritten,
+                          bytesSent, bytesCommitted)
+  -h, --help              this help
+
+Exit status: 0 success, 1 the upload failed, 2 usage error, 130 SIGINT, 143 SIGTERM.
+
+Examples:
+  rws cp backup.tar.gz gs://my-bucket/backup.tar.gz
+  tar c /srv/data | rws cp - gs://my-bucket/data.tar.gz --gzip --checkpoint /var/tmp/data.ckpt
+  pg_dump db | rws cp - s3://backups/db.sql.gz --gzip --storage-class STANDARD_IA
+  rws cp app.log http://127.0.0.1:1080/files/ --protocol tus --metadata filename=app.log
+  journalctl -f | rws cp - gs://logs/host1.log --finalize-on-signal --checkpoint /var/tmp/log.ckpt`;
 
 const UPLOAD = `Usage:
   rws upload <session-url> [file|-] [options]        to a GCS / Redivis / Content-Range session
@@ -127,6 +180,8 @@ Options:
   --bandwidth 100MB/s     throttle every body
   --dialect gcs|redivis   which service to mimic (default gcs)
   --token T               require this bearer token
+  --s3                    run the loopback S3 server instead (keys test-key / test-secret, region
+                          us-east-1; no other option)
   -h, --help              this help
 
 Example:
@@ -143,6 +198,7 @@ Example:
 
 const HELP: Record<string, string> = {
   '': GENERAL,
+  cp: CP,
   upload: UPLOAD,
   init: INIT,
   'init gcs': INIT_GCS,

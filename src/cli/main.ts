@@ -9,6 +9,7 @@ import { createGcsSession, createRedivisSession, createTusUpload, ResumableUploa
 import { helpText, version, wantsHelp } from './help.js';
 import { err, inFlags, INIT_FLAGS, out } from './output.js';
 import { upload } from './upload.js';
+import { cp } from './cp.js';
 import { parseCount, parseDuration, parseRate, parseSize, UsageError } from './units.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--help' || command === '-h' || command === 'help') return help(rest.join(' '));
   if (wantsHelp(rest)) return help(helpTopic(command, rest));
   switch (command) {
+    case 'cp':
+      return cp(rest);
     case 'upload':
       return upload(rest);
     case 'init':
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return runDemo();
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: upload, init, serve, demo)`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: cp, upload, init, serve, demo)`);
   }
 }
 
@@ -48,7 +51,7 @@ function helpTopic(command: string, rest: string[]): string {
 
 function help(topic: string): number {
   const text = helpText(topic);
-  if (text === undefined) throw new UsageError(`no help for ${JSON.stringify(topic)}: rws has upload, init (gcs, redivis, tus), serve and demo`);
+  if (text === undefined) throw new UsageError(`no help for ${JSON.stringify(topic)}: rws has cp, upload, init (gcs, redivis, tus), serve and demo`);
   out(`${text}\n`);
   return 0;
 }
@@ -158,8 +161,10 @@ async function serve(args: string[]): Promise<number> {
       bandwidth: { type: 'string' },
       dialect: { type: 'string' },
       token: { type: 'string' },
+      s3: { type: 'boolean' },
     },
   });
+  if (values.s3) return serveS3(values);
   if (values.dialect !== undefined && values.dialect !== 'gcs' && values.dialect !== 'redivis') throw new UsageError('--dialect expects gcs or redivis');
   const { createTestServer, parseFault } = await import('../testing/index.js');
   for (const fault of values.fault ?? []) {
@@ -182,12 +187,32 @@ async function serve(args: string[]): Promise<number> {
     `loopback GCS server listening at ${server.url} (Ctrl-C to stop)\n` +
       `start a session: rws init gcs --endpoint ${server.url} --bucket test --name object\n`,
   );
-  await new Promise<void>((resolve) => {
+  await untilSignal();
+  await server.close();
+  return 0;
+}
+
+/** The loopback S3 server (SigV4 checked, keys test-key / test-secret), for trying rws cp s3:// locally. */
+async function serveS3(values: { port?: string; fault?: string[]; latency?: string; bandwidth?: string; dialect?: string; token?: string }): Promise<number> {
+  const other = (['port', 'fault', 'latency', 'bandwidth', 'dialect', 'token'] as const).find((name) => values[name] !== undefined);
+  if (other) throw new UsageError(`--${other} is for the GCS server: rws serve --s3 takes no other option`);
+  const { createS3TestServer } = await import('../testing/index.js');
+  const server = await createS3TestServer();
+  out(`${server.endpoint}\n`);
+  err(
+    `loopback S3 server listening at ${server.endpoint}, region ${server.region}, keys ${server.credentials.accessKeyId} / ${server.credentials.secretAccessKey} (Ctrl-C to stop)\n` +
+      `copy to it: rws cp FILE s3://bucket/key --endpoint ${server.endpoint}\n`,
+  );
+  await untilSignal();
+  await server.close();
+  return 0;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await server.close();
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

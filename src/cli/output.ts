@@ -51,6 +51,32 @@ export const UPLOAD_FLAGS: FlagNames = {
   's3.queueSize': '--queue-size',
 };
 
+export const CP_FLAGS: FlagNames = {
+  url: 'DEST',
+  'resume.url': "the checkpoint's session URL",
+  chunkSize: '--chunk-size',
+  totalSize: '--total',
+  uploadLength: '--total',
+  checksum: '--checksum',
+  headers: '--header',
+  'retry.retries': '--retries',
+  checkpointStore: '--checkpoint',
+  allowInsecureHttp: '--allow-insecure-http',
+  apiEndpoint: '--endpoint',
+  endpoint: 'DEST',
+  contentType: '--content-type',
+  metadata: '--metadata',
+  bucket: 'DEST gs://BUCKET/…',
+  name: 'DEST gs://…/OBJECT',
+  s3: 'DEST s3://BUCKET/KEY',
+  's3.bucket': 'DEST s3://BUCKET/…',
+  's3.key': 'DEST s3://…/KEY',
+  's3.region': '--region',
+  's3.endpoint': '--endpoint',
+  's3.queueSize': '--parallel',
+  's3.contentType': '--content-type',
+};
+
 export const INIT_FLAGS: FlagNames = {
   url: '--endpoint',
   apiEndpoint: '--endpoint',
@@ -78,6 +104,8 @@ export function inFlags(message: string, flags: FlagNames): string {
     .replace('Expected `s3.credentials`, or ', 'Expected ')
     // The CLI has no credential flags: the environment and the cloud's own files are its sources.
     .replace(', or pass `s3.credentials`', ', or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY')
+    // The CLI's GCS credentials: --token or GCS_TOKEN, else Application Default Credentials.
+    .replace(', or pass `token`, `getToken` or `auth`', ', or pass --token (or set GCS_TOKEN)')
     .replace('createGcsSession({ metadata, contentType, headers })', 'rws init gcs --metadata K=V --content-type T')
     .replace(/\bset `(\w+): true`/g, (whole, name: string) => (flag(name) ? `pass ${flag(name)}` : whole))
     .replace(/Expected `([\w.]+)`((?: \([^)]*\))?) to (be|use)\b/g, (whole, name: string, aside: string, verb: string) =>

@@ -105,8 +105,8 @@ function barReporter(totalSize: number | undefined, clock: Clock): Reporter {
   const bar = new cliProgress.SingleBar(
     {
       format: known
-        ? '{bar} {percentage}% | written {written} | committed {committed} | {rate} | retries {retries} | ETA {eta_formatted}'
-        : 'written {written} | committed {committed} | {rate} | retries {retries}',
+        ? '{bar} {percentage}% | written {written} | sent {sent} | committed {committed} | {rate} | retries {retries} | ETA {eta_formatted}'
+        : 'written {written} | sent {sent} | committed {committed} | {rate} | retries {retries}',
       hideCursor: true,
       fps: 10,
       stream: process.stderr,
@@ -116,22 +116,24 @@ function barReporter(totalSize: number | undefined, clock: Clock): Reporter {
   );
   let retries = 0;
   let started = false;
-  let last: UploadProgress = { bytesWritten: 0, bytesCommitted: 0 };
+  let last: UploadProgress = { bytesWritten: 0, bytesSent: 0, bytesCommitted: 0 };
+  // The bar and the rate follow the bytes sent, which move between acknowledgements.
   const payload = (progress: UploadProgress) => ({
     written: formatBytes(progress.bytesWritten),
+    sent: formatBytes(progress.bytesSent),
     committed: formatBytes(progress.bytesCommitted),
-    rate: clock.rate(progress.bytesCommitted),
+    rate: clock.rate(progress.bytesSent),
     retries,
   });
   const update = (progress: UploadProgress) => {
     last = progress;
-    if (started) bar.update(known ? progress.bytesCommitted : 0, payload(progress));
+    if (started) bar.update(known ? progress.bytesSent : 0, payload(progress));
   };
   return {
     start: (offset) => {
       clock.startedAt = offset;
       // Started at the resumed offset, so the ETA counts only what is left to move.
-      bar.start(known ? (totalSize as number) : 1, known ? offset : 0, payload({ bytesWritten: offset, bytesCommitted: offset }));
+      bar.start(known ? (totalSize as number) : 1, known ? offset : 0, payload({ bytesWritten: offset, bytesSent: offset, bytesCommitted: offset }));
       started = true;
     },
     progress: update,
@@ -141,7 +143,7 @@ function barReporter(totalSize: number | undefined, clock: Clock): Reporter {
     },
     checkpoint: () => {},
     done: (result, stats) => {
-      update({ bytesWritten: stats.bytesWritten, bytesCommitted: stats.bytesWritten });
+      update({ bytesWritten: stats.bytesWritten, bytesSent: stats.bytesWritten, bytesCommitted: stats.bytesWritten });
       bar.stop();
       out(`${doneLine(result, stats)}\n`);
     },

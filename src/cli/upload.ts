@@ -12,7 +12,6 @@ import {
   ResumableUploadError,
   SizeMismatchError,
   type Checkpoint,
-  type CheckpointStore,
   type ChecksumOption,
   type ProtocolName,
   type ResumableWriteStreamOptions,
@@ -20,6 +19,7 @@ import {
 import { isOffsetProtocolName, PROTOCOLS } from '../protocols/index.js';
 import { inFlags, UPLOAD_FLAGS } from './output.js';
 import { createReporter, type FailureSummary, type ReporterMode } from './reporters.js';
+import { trackSaves, type TrackedStore } from './tracked-store.js';
 import { parseCount, parseSize, UsageError } from './units.js';
 
 const OPTIONS = {
@@ -215,29 +215,6 @@ function parseHeaders(lines: string[]): Record<string, string> {
     headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
   return headers;
-}
-
-/** A store whose saves can be waited for: whether FILE holds a checkpoint is read only once they settle. */
-interface TrackedStore extends CheckpointStore {
-  settled(): Promise<void>;
-}
-
-function trackSaves(store: CheckpointStore): TrackedStore {
-  let pending: Promise<unknown> = Promise.resolve();
-  return {
-    load: () => store.load(),
-    clear: () => store.clear(),
-    save(checkpoint) {
-      const saving = store.save(checkpoint);
-      pending = saving.catch(() => {});
-      return saving;
-    },
-    async settled() {
-      // A local file write; bounded anyway, so a stuck disk cannot hang the exit.
-      const bound = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
-      await Promise.race([pending, bound]);
-    },
-  };
 }
 
 // --- the run ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * Optional peer dependencies, imported only when a credential chain is needed: a GCS user never
  * loads (or installs) the AWS SDK, an S3 user never loads Google's auth library, and a user who
- * passes a token or static keys loads neither.
+ * passes a token or static keys loads neither (nor @azure/identity, for Azure's Entra tokens).
  */
 import { CredentialsError } from '../errors.js';
 
@@ -9,6 +9,7 @@ import { CredentialsError } from '../errors.js';
 export const OPTIONAL_PACKAGES = {
   'google-auth-library': '^10',
   '@aws-sdk/credential-providers': '^3',
+  '@azure/identity': '^4',
 } as const;
 
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
@@ -27,8 +28,14 @@ export async function importOptional<T>(name: OptionalPackage, load: () => Promi
   }
 }
 
+const PURPOSES: Readonly<Record<OptionalPackage, string>> = {
+  'google-auth-library': 'Finding Google Application Default Credentials',
+  '@aws-sdk/credential-providers': 'Finding AWS credentials (the default provider chain)',
+  '@azure/identity': 'Finding Microsoft Entra credentials (DefaultAzureCredential)',
+};
+
 function purposeOf(name: OptionalPackage): string {
-  return name === 'google-auth-library' ? 'Finding Google Application Default Credentials' : 'Finding AWS credentials (the default provider chain)';
+  return PURPOSES[name];
 }
 
 function isMissing(error: unknown, name: string): boolean {

@@ -7,7 +7,7 @@
 import { exchange, type Exchanger } from '../core/exchange.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import { HttpStatusError, type ErrorContext } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options/index.js';
 import { withDeadline, withRetry, type RetryNotice } from '../retry.js';
 import type { Transport, TransportAnswer } from '../transport.js';
 import { EXCERPT_CHARS } from '../upload-answers.js';

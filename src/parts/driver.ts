@@ -19,7 +19,7 @@ import { StreamDigests } from '../checksum.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options/index.js';
 import type { RetryNotice } from '../retry.js';
 import type { Transport } from '../transport.js';
 import type { UploadResult } from '../upload-answers.js';
@@ -31,7 +31,6 @@ import type { ListedPart, PartsProtocol, StoredPart } from './protocol.js';
 import { adoptCommitted, keptListed, listStored, loadResumed } from './resume.js';
 import { PartsSession } from './session.js';
 
-const DEFAULT_QUEUE_SIZE = 4;
 
 export class PartsDriver implements Uploader {
   result: UploadResult | undefined;
@@ -156,7 +155,7 @@ export class PartsDriver implements Uploader {
   }
 
   private planFrom(firstPartSize: number): PartPlan {
-    return new PartPlan(this.protocol.limits, firstPartSize, this.protocol.queueSize ?? DEFAULT_QUEUE_SIZE, this.options.totalSize);
+    return new PartPlan(this.protocol.limits, firstPartSize, this.options.queueSize, this.options.totalSize);
   }
 
   /** Resuming: the upload's parts (listed) and the strategy; the offset the input starts at. */

@@ -105,8 +105,6 @@ export interface PartLimits {
 
 export interface PartsProtocol {
   readonly limits: PartLimits;
-  /** Parts in flight at once, from the protocol's own options (S3: `s3.queueSize`); 4 when absent. */
-  readonly queueSize?: number;
   /**
    * Whether a failed stream leaves its parts on the server for a resume instead of aborting the
    * upload (S3: `s3.leavePartsOnError`); when absent, whether the stream can resume at all (a

@@ -6,7 +6,7 @@
  */
 import { resumeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ResumeMismatchError, SessionExpiredError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { ResolvedOptions } from '../options/index.js';
 import type { Digests } from '../checksum.js';
 import { md5Hex } from './part-md5s.js';
 import type { PartPlan, PlannedPart } from './plan.js';

@@ -1,26 +1,18 @@
 /**
  * A fault-injecting HTTP proxy on 127.0.0.1, for testing against servers we don't own (a real
  * tus server, an S3-compatible store): requests go through to `target` on real sockets, and the
- * rules break chosen ones, named from the test server's vocabulary (faults.ts):
- *
- * | name                                 | what the proxy does                                                |
- * |--------------------------------------|--------------------------------------------------------------------|
- * | `return-NNN`                         | answers NNN itself, never forwarding the request                   |
- * | `return-reset-connection`            | destroys the client's connection before forwarding anything       |
- * | `return-reset-connection-after-NK`   | forwards N KiB *of this request's body*, then drops both sides     |
- * | `stall-for-Ts` / `stall-for-Nms`     | waits, then forwards                                               |
- * | `lose-final-answer`                  | forwards the request, then drops the connection instead of answering |
- * | `corrupt-byte`                       | forwards the body with its first byte's lowest bit flipped         |
- *
- * Unlike the test server's, "after NK" counts this request's body (the proxy knows no offsets):
- * what the target keeps of a cut request is the target's own behaviour, which is the point.
+ * rules break chosen ones. The faults, their names and what the proxy does for each are the
+ * table in faults.ts (`proxy` there): answering a status itself, destroying the connection,
+ * cutting the body "after NK", stalling, losing the answer, flipping a byte. What the target
+ * keeps of a cut request is the target's own behaviour, which is the point.
  */
-import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { parseFault, type Fault } from './faults.js';
-import { listenOnLoopback } from './loopback.js';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { parseContentRange } from '../content-range.js';
+import { faultApplies, parseFault, proxyAction, type Fault, type ProxyAction, type RequestSpan } from './faults.js';
+import { drain, headerValue, pickHeaders, RequestLog, startLoopbackServer, type LoopbackServer } from './http-harness.js';
 
 export interface ProxyFaultRule {
-  /** A name from the table above. */
+  /** A fault of faults.ts that the proxy can do. */
   readonly fault: string;
   /** Only requests with this method (e.g. `'PATCH'`). @default any */
   readonly method?: string;
@@ -53,10 +45,13 @@ export interface FaultProxy {
 }
 
 const LOGGED_HEADERS = ['upload-offset', 'upload-length', 'upload-defer-length', 'content-length', 'content-range', 'range'];
+/** Lets the forwarded bytes reach the target before the cut, as a dying network would. */
+const CUT_GRACE_MS = 20;
 
 interface ArmedProxyRule {
   readonly rule: ProxyFaultRule;
-  readonly parsed: Fault;
+  readonly fault: Fault;
+  readonly action: ProxyAction;
   seen: number;
   remaining: number;
 }
@@ -64,67 +59,93 @@ interface ArmedProxyRule {
 export async function startFaultProxy(options: { target: string }): Promise<FaultProxy> {
   const target = new URL(options.target);
   const rules: ArmedProxyRule[] = [];
-  const requests: ProxyLogEntry[] = [];
+  const log = new RequestLog<ProxyLogEntry>();
   let inFlight = 0;
   let maxInFlight = 0;
 
-  const take = (method: string): ArmedProxyRule | undefined => {
-    for (const armed of rules) {
-      if (armed.remaining <= 0 || (armed.rule.method !== undefined && armed.rule.method.toUpperCase() !== method)) continue;
-      armed.seen++;
-      if (armed.seen < (armed.rule.on ?? 1)) continue;
-      armed.remaining--;
-      return armed;
-    }
-    return undefined;
-  };
-
-  const server = createServer((req, res) => {
-    const entry: ProxyLogEntry = { method: req.method ?? 'GET', path: req.url ?? '/', headers: pickHeaders(req), status: undefined, fault: undefined };
-    requests.push(entry);
+  const server: LoopbackServer = await startLoopbackServer((req, res) => {
+    const entry = log.add({ method: req.method ?? 'GET', path: req.url ?? '/', headers: pickHeaders(req, LOGGED_HEADERS), status: undefined, fault: undefined });
     maxInFlight = Math.max(maxInFlight, ++inFlight);
     res.once('close', () => inFlight--);
-    const armed = take(entry.method);
-    if (armed) entry.fault = armed.rule.fault;
-    void handle(req, res, entry, armed?.parsed, target).catch(() => req.socket.destroy());
+    const armed = take(rules, entry.method, spanOf(req));
+    entry.fault = armed?.rule.fault;
+    void handle({ req, res, entry, action: armed?.action ?? {}, target, server }).catch(() => req.socket.destroy());
   });
-  const listener = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${listener.port}`,
-    requests,
+    url: server.url,
+    requests: log.entries,
     get maxInFlight() {
       return maxInFlight;
     },
     addFault(rule) {
-      const parsed = parseFault(rule.fault);
-      if (!['status', 'reset', 'stall', 'lose-final-answer', 'corrupt-byte'].includes(parsed.kind) || (parsed.kind === 'status' && parsed.afterBytes !== undefined)) {
-        throw new TypeError(
-          `The fault proxy can't do ${JSON.stringify(rule.fault)}: only return-NNN, return-reset-connection[-after-NK], stall-for-T, lose-final-answer and corrupt-byte`,
-        );
-      }
-      rules.push({ rule, parsed, seen: 0, remaining: rule.times ?? 1 });
+      rules.push({ rule, fault: parseFault(rule.fault), action: proxyAction(rule.fault), seen: 0, remaining: rule.times ?? 1 });
     },
     clearFaults() {
       rules.length = 0;
     },
-    close: () => listener.close(),
+    close: () => server.close(),
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLogEntry, fault: Fault | undefined, target: URL): Promise<void> {
-  if (fault?.kind === 'status') {
-    req.resume();
-    await new Promise((resolve) => req.once('end', resolve));
-    entry.status = fault.status;
-    res.writeHead(fault.status, { 'content-type': 'text/plain' }).end(`fault proxy: ${fault.status}`);
-    return;
+/** The first armed rule for this request, which uses one of its `times`. */
+function take(rules: ArmedProxyRule[], method: string, span: RequestSpan): ArmedProxyRule | undefined {
+  for (const armed of rules) {
+    if (armed.remaining <= 0 || (armed.rule.method !== undefined && armed.rule.method.toUpperCase() !== method)) continue;
+    armed.seen++;
+    if (armed.seen < (armed.rule.on ?? 1) || !faultApplies(armed.fault, span)) continue;
+    armed.remaining--;
+    return armed;
   }
-  if (fault?.kind === 'reset' && fault.afterBytes === undefined) {
-    req.socket.destroy();
-    return;
+  return undefined;
+}
+
+/** Where the request's body lies in the object, from what its headers say (faults.ts: "after NK"). */
+function spanOf(req: IncomingMessage): RequestSpan {
+  const range = parseContentRange(headerValue(req, 'content-range'));
+  const uploadOffset = Number(headerValue(req, 'upload-offset'));
+  const start = range?.start ?? (Number.isSafeInteger(uploadOffset) ? uploadOffset : 0);
+  const length = headerValue(req, 'content-length');
+  const bodyLength = length !== undefined ? Number(length) : headerValue(req, 'transfer-encoding') === undefined ? 0 : Number.POSITIVE_INFINITY;
+  return { start, end: start + bodyLength, finalizing: undefined };
+}
+
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly entry: ProxyLogEntry;
+  readonly action: ProxyAction;
+  readonly target: URL;
+  readonly server: LoopbackServer;
+}
+
+async function handle(exchange: Exchange): Promise<void> {
+  const { req, action, server } = exchange;
+  if (action.cutAt === undefined && action.end === 'reset') return void req.socket.destroy();
+  if (action.cutAt === undefined && typeof action.end === 'number') {
+    const status = action.end;
+    await drain(req);
+    return answer(exchange, status);
   }
-  if (fault?.kind === 'stall') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+  if (action.stallMs !== undefined) await server.delay(action.stallMs);
+  const upstream = forward(exchange);
+  const cut = action.cutAt === undefined ? undefined : Math.max(0, action.cutAt - spanOf(req).start);
+  forwardBody(req, upstream, cut, action.corruptByte === true, () => {
+    upstream.destroy();
+    if (action.end === 'reset' || action.end === undefined) req.socket.destroy();
+    else answer(exchange, action.end, true);
+  });
+}
+
+/** The proxy's own answer; after a cut the rest of the body stays unread, so the connection closes. */
+function answer({ res, entry }: Exchange, status: number, cut = false): void {
+  // The target may have answered before the cut: that answer stands.
+  if (res.headersSent || res.destroyed) return;
+  entry.status = status;
+  res.writeHead(status, { 'content-type': 'text/plain', ...(cut ? { connection: 'close' } : {}) }).end(`fault proxy: ${status}`);
+}
+
+function forward({ req, res, entry, action, target }: Exchange): ClientRequest {
   const upstream = httpRequest({
     host: target.hostname,
     port: target.port,
@@ -133,55 +154,43 @@ async function handle(req: IncomingMessage, res: ServerResponse, entry: ProxyLog
     // The client's Host goes through unchanged, so the target's Location points at the proxy.
     headers: req.headers,
   });
-  upstream.on('response', (answer) => {
-    if (fault?.kind === 'lose-final-answer') {
-      answer.resume();
+  upstream.on('response', (reply) => {
+    // The proxy answered itself already (a status after a cut): the target's late answer goes nowhere.
+    if (res.headersSent) return void reply.resume();
+    if (action.loseAnswer) {
+      reply.resume();
       req.socket.destroy();
       return;
     }
-    entry.status = answer.statusCode;
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
-    answer.pipe(res);
+    entry.status = reply.statusCode;
+    res.writeHead(reply.statusCode ?? 502, reply.headers);
+    reply.pipe(res);
   });
   upstream.on('error', () => req.socket.destroy());
-  forwardBody(req, upstream, fault);
+  return upstream;
 }
 
-/** The request's body to the target: whole, or cut after N KiB, or with its first byte flipped. */
-function forwardBody(req: IncomingMessage, upstream: ClientRequest, fault: Fault | undefined): void {
-  const cutAfter = fault?.kind === 'reset' ? fault.afterBytes : undefined;
-  const corrupt = fault?.kind === 'corrupt-byte';
-  if (cutAfter === undefined && !corrupt) {
+/** The request's body to the target: whole, or cut after `cut` bytes, or with its first byte flipped. */
+function forwardBody(req: IncomingMessage, upstream: ClientRequest, cut: number | undefined, corrupt: boolean, onCut: () => void): void {
+  if (cut === undefined && !corrupt) {
     req.pipe(upstream);
     return;
   }
   let forwarded = 0;
+  const cutNow = () => setTimeout(onCut, CUT_GRACE_MS);
+  if (cut === 0) return void cutNow();
   req.on('data', (chunk: Buffer) => {
-    if (cutAfter !== undefined && forwarded >= cutAfter) return;
-    let part = cutAfter === undefined ? chunk : chunk.subarray(0, cutAfter - forwarded);
+    if (cut !== undefined && forwarded >= cut) return;
+    let part = cut === undefined ? chunk : chunk.subarray(0, cut - forwarded);
     if (corrupt && forwarded === 0 && part.byteLength > 0) {
       part = Buffer.from(part);
       part[0] = (part[0] as number) ^ 1;
     }
     forwarded += part.byteLength;
     upstream.write(part);
-    if (cutAfter === undefined || forwarded < cutAfter) return;
-    // Let the bytes reach the target before cutting both sides, as a dying network would.
-    setTimeout(() => {
-      upstream.destroy();
-      req.socket.destroy();
-    }, 20);
+    if (cut !== undefined && forwarded >= cut) cutNow();
   });
   req.on('end', () => {
-    if (cutAfter === undefined || forwarded < cutAfter) upstream.end();
+    if (cut === undefined || forwarded < cut) upstream.end();
   });
-}
-
-function pickHeaders(req: IncomingMessage): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const name of LOGGED_HEADERS) {
-    const value = req.headers[name];
-    if (typeof value === 'string') picked[name] = value;
-  }
-  return picked;
 }

@@ -6,7 +6,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
-import { crcToBase64, reportedDigests } from '../checksum.js';
+import { crcToBase64 } from '../checksum.js';
+import { parseGoogHash } from '../protocols/gcs-multipart/wire.js';
 import { crc32cUpdate } from '../crc32c.js';
 import type { ArmedRule } from './faults.js';
 import type { StoredObject } from './upload-session.js';
@@ -63,7 +64,7 @@ export function digestsOf(data: Buffer): { crc32c: string; md5: string } {
 /** A body whose `x-goog-hash` names a digest it does not have is refused before anything is stored. */
 export function checkGoogHash(header: string | undefined, actual: { crc32c: string; md5: string }): void {
   if (header === undefined) return;
-  const sent = reportedDigests(undefined, header);
+  const sent = parseGoogHash(header);
   for (const name of ['crc32c', 'md5'] as const) {
     const value = sent[name];
     if (value !== undefined && value !== actual[name]) {

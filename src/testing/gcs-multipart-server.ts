@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmedRule, type FaultRule, type RequestFacts } from './faults.js';
 import { assemble, errorXml, escapeXml, GcsXmlFailure, listPartsXml, newUploadId, parsePartNumber, storePart, digestsOf, checkGoogHash, type OpenUpload } from './gcs-multipart-rules.js';
-import { verifySignature } from './s3-server.js';
+import { verifySignature } from './s3-server/sigv4.js';
 import type { StoredObject } from './upload-session.js';
 
 export interface GcsMultipartServerOptions {

@@ -1,10 +1,12 @@
 /**
  * One resumable upload session of the test server, with GCS's persistence rules and no HTTP:
  * bytes are persisted append-only, overlap with persisted bytes is trimmed, a gap is refused,
- * interrupted requests persist in whole steps (256 KiB), and finalizing computes the object's
- * MD5 and CRC32C (base64, as GCS reports them).
+ * interrupted requests persist in whole steps (256 KiB), a data request's range must agree with
+ * its length and the declared total, a final `X-Goog-Hash` must match, and finalizing computes
+ * the object's MD5 and CRC32C (base64, as GCS reports them).
  */
 import { createHash, type Hash } from 'node:crypto';
+import { CHUNK_ALIGNMENT, type ParsedContentRange } from '../content-range.js';
 import { crc32cUpdate as crc32c } from '../crc32c.js';
 import type { ArmedRule } from './faults.js';
 
@@ -30,6 +32,23 @@ export interface ObjectDescription {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** Which session this is, from the request (or call) that started it. */
+export interface SessionIdentity {
+  readonly id: string;
+  readonly uri: string;
+  readonly bucket: string;
+  readonly name: string;
+  readonly dialect: 'gcs' | 'redivis';
+  readonly description: ObjectDescription;
+}
+
+/** How the server keeps what it is sent (the test server's `storeObjects`, `persistStep`, `digests`). */
+export interface SessionStorage {
+  readonly storeBytes: boolean;
+  readonly persistStep: number;
+  readonly digests: boolean | 'crc32c';
+}
+
 export type PersistOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export class UploadSession {
@@ -48,29 +67,30 @@ export class UploadSession {
   private crc = 0;
 
   constructor(
-    readonly id: string,
-    readonly uri: string,
-    readonly bucket: string,
-    readonly name: string,
-    readonly description: ObjectDescription,
-    readonly dialect: 'gcs' | 'redivis',
+    readonly identity: SessionIdentity,
     readonly rules: ArmedRule[],
-    private readonly storeBytes: boolean,
-    private readonly persistStep: number,
-    private readonly computeDigests: boolean | 'crc32c' = true,
+    private readonly storage: SessionStorage,
   ) {}
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  get uri(): string {
+    return this.identity.uri;
+  }
+
+  get dialect(): 'gcs' | 'redivis' {
+    return this.identity.dialect;
+  }
 
   get finalized(): boolean {
     return this.object !== undefined;
   }
 
-  /**
-   * Persists `bytes` received for object offset `start`. `complete` requests persist everything
-   * new; interrupted ones (and `limit`ed ones) round down to the persistence step.
-   */
   /** Whether persisting needs the bytes themselves (to store, hash or compare), or only their count. */
   get needsBytes(): boolean {
-    return this.storeBytes || this.computeDigests !== false || this.corruptNext;
+    return this.storage.storeBytes || this.storage.digests !== false || this.corruptNext;
   }
 
   /**
@@ -81,7 +101,7 @@ export class UploadSession {
   persist(start: number, body: { length: number; bytes?: Buffer | undefined }, complete: boolean, limit = Number.POSITIVE_INFINITY): PersistOutcome {
     if (start > this.persisted) return { ok: false, reason: `gap: request starts at ${start}, ${this.persisted} bytes persisted` };
     const skip = this.persisted - start;
-    if (this.storeBytes && skip > 0 && body.bytes) {
+    if (this.storage.storeBytes && skip > 0 && body.bytes) {
       const overlap = body.bytes.subarray(0, Math.min(skip, body.length));
       if (!overlap.equals(this.read(start, start + overlap.length))) {
         return { ok: false, reason: `bytes ${start}-${start + overlap.length - 1} differ from the bytes already persisted` };
@@ -90,7 +110,7 @@ export class UploadSession {
     if (skip >= body.length) return { ok: true };
     let freshLength = Math.min(body.length - skip, Math.max(0, limit));
     if (!complete || freshLength < body.length - skip) {
-      const alignedEnd = Math.floor((this.persisted + freshLength) / this.persistStep) * this.persistStep;
+      const alignedEnd = Math.floor((this.persisted + freshLength) / this.storage.persistStep) * this.storage.persistStep;
       freshLength = Math.max(0, alignedEnd - this.persisted);
     }
     if (freshLength === 0) return { ok: true };
@@ -100,6 +120,45 @@ export class UploadSession {
     }
     this.append((body.bytes as Buffer).subarray(skip, skip + freshLength));
     return { ok: true };
+  }
+
+  /**
+   * GCS's rules for a request's range (`declaredLength`: its Content-Length, `received`: what
+   * arrived); a string says why it is refused with 400.
+   */
+  refusal(range: ParsedContentRange, declaredLength: number, received: number): string | undefined {
+    if (range.total !== undefined && this.total !== undefined && range.total !== this.total) {
+      return `total ${range.total} differs from the total ${this.total} declared before`;
+    }
+    const total = range.total ?? this.total;
+    if (range.start === undefined) {
+      return total !== undefined && this.persisted > total ? `${this.persisted} bytes persisted, more than total ${total}` : undefined;
+    }
+    const length = (range.end as number) - range.start + 1;
+    if (declaredLength !== length || received !== length) {
+      return `Content-Range covers ${length} bytes but Content-Length is ${declaredLength} and ${received} arrived`;
+    }
+    if (total !== undefined && (range.end as number) + 1 > total) return `range ends past total ${total}`;
+    const isFinal = total !== undefined && (range.end as number) + 1 === total;
+    if (!isFinal && length % CHUNK_ALIGNMENT !== 0) return `non-final chunk of ${length} bytes: must be a multiple of 262144`;
+    return undefined;
+  }
+
+  /**
+   * GCS refuses to finalize when `X-Goog-Hash` disagrees with the bytes it holds: the JSON error
+   * body, in GCS's words (400) or storage-testbench's (412), or undefined when it agrees.
+   */
+  hashRefusal(googHash: string, status: 400 | 412): string | undefined {
+    const actual = this.digests();
+    for (const part of googHash.split(',')) {
+      const [name, value] = [part.slice(0, part.indexOf('=')).trim(), part.slice(part.indexOf('=') + 1).trim()];
+      const calculated = name === 'crc32c' ? actual.crc32c : name === 'md5' ? actual.md5Hash : undefined;
+      if (calculated === undefined || calculated === value) continue;
+      if (status === 412) return JSON.stringify({ error: { code: 412, message: `${name} validation failed. Expected ${calculated}, got ${value}` } });
+      const label = name === 'crc32c' ? 'CRC32C' : 'MD5';
+      return JSON.stringify({ error: { code: 400, message: `Provided ${label} "${value}" doesn't match calculated ${label} "${calculated}".` } });
+    }
+    return undefined;
   }
 
   /** A restore point, to refuse a final request without keeping any of it (see rollback). */
@@ -116,23 +175,23 @@ export class UploadSession {
 
   /** Base64 digests of the persisted bytes so far (none when the server computes none). */
   digests(): { crc32c: string | undefined; md5Hash: string | undefined } {
-    if (!this.computeDigests) return { crc32c: undefined, md5Hash: undefined };
+    if (!this.storage.digests) return { crc32c: undefined, md5Hash: undefined };
     const digest = Buffer.alloc(4);
     digest.writeUInt32BE(this.crc >>> 0);
-    return { crc32c: digest.toString('base64'), md5Hash: this.computeDigests === 'crc32c' ? undefined : this.md5.copy().digest('base64') };
+    return { crc32c: digest.toString('base64'), md5Hash: this.storage.digests === 'crc32c' ? undefined : this.md5.copy().digest('base64') };
   }
 
   finalize(generation: string): StoredObject {
     const { crc32c, md5Hash } = this.digests();
     this.object = {
-      bucket: this.bucket,
-      name: this.name,
+      bucket: this.identity.bucket,
+      name: this.identity.name,
       size: this.persisted,
       md5Hash,
       crc32c,
-      data: this.storeBytes ? Buffer.concat(this.chunks) : undefined,
+      data: this.storage.storeBytes ? Buffer.concat(this.chunks) : undefined,
       generation,
-      ...this.description,
+      ...this.identity.description,
     };
     this.chunks.length = 0;
     return this.object;
@@ -146,9 +205,9 @@ export class UploadSession {
       fresh[0] = (fresh[0] as number) ^ 0x01;
     }
     // Copy: the request's buffer belongs to the socket layer.
-    if (this.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
-    if (this.computeDigests) {
-      if (this.computeDigests !== 'crc32c') this.md5.update(fresh);
+    if (this.storage.storeBytes) this.chunks.push(fresh === received ? Buffer.from(fresh) : fresh);
+    if (this.storage.digests) {
+      if (this.storage.digests !== 'crc32c') this.md5.update(fresh);
       this.crc = crc32c(fresh, this.crc);
     }
     this.persisted += fresh.length;

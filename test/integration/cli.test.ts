@@ -204,8 +204,8 @@ describe('on a terminal', () => {
       child.on('exit', () => resolve(text));
     });
     const screen = output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-    expect(screen).toMatch(/[█░]+ \d+% \| written [\d.]+ [KM]iB \| committed [\d.]+ [KM]iB \| [\d.]+ [KM]?i?B\/s \| retries \d \| ETA/);
-    expect(screen).toMatch(/100% \| written 4\.0 MiB \| committed 4\.0 MiB .*\| retries 1 \|/);
+    expect(screen).toMatch(/[█░]+ \d+% \| written [\d.]+ [KM]iB \| sent [\d.]+ [KM]?i?B \| committed [\d.]+ [KM]iB \| [\d.]+ [KM]?i?B\/s \| retries \d \| ETA/);
+    expect(screen).toMatch(/100% \| written 4\.0 MiB \| sent 4\.0 MiB \| committed 4\.0 MiB .*\| retries 1 \|/);
     expect(screen).toMatch(/uploaded 4\.0 MiB in [\d.]+ s .*: 200, crc32c verified/);
     expect(screen).not.toContain(secretOf(url));
   });

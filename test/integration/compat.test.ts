@@ -29,7 +29,7 @@ it('an ESM consumer imports it by name; internals are not exported', async () =>
   const script = `
     import { createResumableWriteStream } from 'resumable-write-stream';
     let internal = 'hidden';
-    try { await import('resumable-write-stream/dist/upload-state.js'); internal = 'exposed'; } catch {}
+    try { await import('resumable-write-stream/dist/offset/upload-state.js'); internal = 'exposed'; } catch {}
     process.stdout.write(typeof createResumableWriteStream + ' ' + internal);`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
   expect(stdout).toBe('function hidden');

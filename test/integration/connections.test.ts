@@ -165,7 +165,7 @@ describe('connections: tus', () => {
   });
 
   it('a connection killed mid-PATCH costs exactly one more connection', async () => {
-    const counted = await counting(proxy.url, () => uploadTus(6 * K256, [{ fault: 'return-reset-connection-after-64K', method: 'PATCH', on: 3 }]));
+    const counted = await counting(proxy.url, () => uploadTus(6 * K256, [{ fault: 'return-reset-connection-after-576K', method: 'PATCH', on: 3 }]));
     expect(proxy.requests.filter((entry) => entry.fault !== undefined)).toHaveLength(1);
     // The HEAD that follows the kill closes its connection too.
     expect(counted.closedByServer).toBe(2);

@@ -9,13 +9,12 @@ import { withRetry } from '../../src/retry.js';
 import { createUndiciTransport, toTransportError } from '../../src/transport.js';
 import { createGcsMultipartProtocol } from '../../src/protocols/gcs-multipart/adapter.js';
 import { validateGcsMultipart, type GcsMultipartOptions } from '../../src/protocols/gcs-multipart/options.js';
-import { refuseInsecureHttp } from '../../src/options.js';
 import { FAST_RETRY } from './helpers.js';
 
 const POLICY = { retries: 4, minTimeout: FAST_RETRY.minTimeout, maxTimeout: FAST_RETRY.maxTimeout, factor: 2, randomize: false, maxRetryTime: 10_000, requeryDelay: 0 };
 
 export function gcsProtocol(gcs: Partial<GcsMultipartOptions>, headers: Record<string, string> = {}): PartsProtocol {
-  return createGcsMultipartProtocol(validateGcsMultipart({ bucket: 'bkt', name: 'dir/object one.bin', ...gcs }, { allowInsecureHttp: false, resumable: false, headers, refuseInsecureHttp }));
+  return createGcsMultipartProtocol(validateGcsMultipart({ bucket: 'bkt', name: 'dir/object one.bin', ...gcs }, { allowInsecureHttp: false, resumable: false, headers, queueSize: 4, url: undefined }));
 }
 
 export function partsCall(protocol: PartsProtocol, retries: { count: number } = { count: 0 }): PartsCall {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
 import { startFaultProxy, type FaultProxy } from '../../src/testing/index.js';
-import { listenOnLoopback } from '../../src/testing/loopback.js';
+import { listenOnLoopback } from '../../src/testing/http-harness.js';
 
 export interface TusTestServer {
   /** The creation endpoint, through the fault proxy. */

@@ -121,9 +121,11 @@ describe('tus: faults on real sockets', () => {
     ['a middle', 2],
     ['the final', 4],
   ])('connection killed mid-PATCH on %s request: HEAD, then the rest from the server offset', async (_name, on) => {
-    const outcome = await uploadTus({ size: 3 * K256 + 100_000, faults: [{ fault: 'return-reset-connection-after-64K', method: 'PATCH', on }] });
+    // "after NK" counts object offsets: 64 KiB into the on-th PATCH of 256 KiB.
+    const fault = `return-reset-connection-after-${((on - 1) * K256 + 64 * 1024) / 1024}K`;
+    const outcome = await uploadTus({ size: 3 * K256 + 100_000, faults: [{ fault, method: 'PATCH', on }] });
     expectStoredExactly(outcome);
-    const cut = outcome.wire.findIndex((line) => line.endsWith('return-reset-connection-after-64K'));
+    const cut = outcome.wire.findIndex((line) => line.endsWith(fault));
     expect(outcome.wire[cut]).toMatch(/dropped/);
     expect(outcome.wire[cut + 1]).toBe('HEAD 200');
     // The store kept what reached it before the cut: the resend starts past the PATCH's offset.

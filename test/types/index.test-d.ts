@@ -12,6 +12,7 @@ import {
   type ResumableWriteStreamOptions,
   type ResumableUploadErrorCode,
   type ResumableWriteStream,
+  type ResumableWriteStreamOptions,
   type RetryEvent,
   type UploadProgress,
   type UploadResult,
@@ -43,6 +44,7 @@ expectError(createResumableWriteStream({ url: 'x', chunkSize: '8MiB' }));
 expectError(createResumableWriteStream({ url: 'x', retry: { retries: 'many' } }));
 
 stream.on('progress', (progress) => expectType<UploadProgress>(progress));
+stream.on('progress', (progress) => expectType<number>(progress.bytesSent));
 stream.on('retry', (event) => {
   expectType<RetryEvent>(event);
   expectType<number>(event.delayMs);
@@ -63,6 +65,10 @@ expectType<Promise<TestServer>>(createTestServer({ faults: ['return-503', { faul
 createResumableWriteStream({ protocol: 'tus', url: () => createTusUpload({ endpoint: 'https://tus.example/files/', metadata: { filename: 'a' } }) });
 createResumableWriteStream({ s3: { bucket: 'b', key: 'k', region: 'eu-west-1', queueSize: 4, credentials: { accessKeyId: 'a', secretAccessKey: 's' } } });
 expectType<Promise<string>>(createTusUpload({ endpoint: 'https://tus.example/files/' }));
+// queueSize: parts in flight, top-level for every parts protocol (s3.queueSize is its alias).
+createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: 8 });
+expectType<number | undefined>(({} as ResumableWriteStreamOptions).queueSize);
+expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: '8' }));
 expectAssignable<ProtocolName>('s3');
 expectAssignable<ProtocolName>('gcs-multipart');
 expectAssignable<ResumableWriteStreamOptions>({ gcs: { bucket: 'b', name: 'n', hmac: { accessId: 'GOOG1', secret: 's' }, queueSize: 8 } });
@@ -77,3 +83,10 @@ expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k', credential
 void createGcsSession({ bucket: 'b', name: 'n', auth: new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/devstorage.read_write'] }) });
 void createGcsSession({ bucket: 'b', name: 'n', auth: await new GoogleAuth().getClient() });
 void createGcsSession({ bucket: 'b', name: 'n', useAuthWithCustomEndpoint: true });
+
+// Azure Block Blobs: `url` is the blob URL; the credential is a SAS in it, a key, or a TokenCredential.
+createResumableWriteStream({ protocol: 'azure', url: 'https://a.blob.core.windows.net/c/b?sig=x', queueSize: 4 });
+createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { accountKey: 'a2V5' } });
+createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { credential: { getToken: async () => ({ token: 't', expiresOnTimestamp: 0 }) } } });
+expectAssignable<ProtocolName>('azure');
+expectError(createResumableWriteStream({ url: 'https://a.blob.core.windows.net/c/b', azure: { credential: { getToken: () => 'token' } } }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/options.js';
+import { resolveOptions } from '../../src/options/index.js';
 
 const gcs = { bucket: 'bkt', name: 'a/b c.bin', token: 'SECRET-TOKEN', apiEndpoint: 'https://storage.example' };
 
@@ -21,7 +21,7 @@ describe("protocol 'gcs-multipart': options validated at construction, naming th
     [{ gcs, headers: { 'content-type': 'text/plain' } }, TypeError, /give `gcs.contentType`/],
     [{ gcs, chunkSize: 1024 * 1024 }, RangeError, /`chunkSize` \(the GCS part size\) to be from 5 MiB to 5 GiB/],
     [{ gcs, url: 'https://x/y' }, TypeError, /`url` does not apply to `protocol: 'gcs-multipart'`/],
-    [{ protocol: 'gcs-multipart' }, TypeError, /needs a `gcs` option/],
+    [{ protocol: 'gcs-multipart' }, TypeError, /needs an? `gcs` option/],
     [{ protocol: 'gcs', gcs, url: 'https://x/y' }, TypeError, /`gcs` only applies with `protocol: 'gcs-multipart'`/],
   ])('%j', (options, kind, message) => {
     const attempt = () => resolveOptions(options);
@@ -37,7 +37,7 @@ describe("protocol 'gcs-multipart': options validated at construction, naming th
   it('resolves the object URL (path style, each name segment encoded), the protocol and where headers go', () => {
     const resolved = resolveOptions({ gcs: { ...gcs, metadata: { Owner: 'me' }, contentType: 'text/plain' }, headers: { 'cache-control': 'no-store', 'x-goog-user-project': 'p' } });
     expect(resolved.protocol).toBe('gcs-multipart');
-    expect(resolved.gcsMultipart).toMatchObject({
+    expect(resolved.gcs).toMatchObject({
       objectUrl: 'https://storage.example/bkt/a/b%20c.bin',
       queueSize: 4,
       leavePartsOnError: false,
@@ -50,18 +50,25 @@ describe("protocol 'gcs-multipart': options validated at construction, naming th
     const saved = process.env['STORAGE_EMULATOR_HOST'];
     try {
       process.env['STORAGE_EMULATOR_HOST'] = 'http://127.0.0.1:4443';
-      expect(resolveOptions({ gcs: { bucket: 'b', name: 'n', token: 't' } }).gcsMultipart?.objectUrl).toBe('http://127.0.0.1:4443/b/n');
+      expect(resolveOptions({ gcs: { bucket: 'b', name: 'n', token: 't' } }).gcs?.objectUrl).toBe('http://127.0.0.1:4443/b/n');
       process.env['STORAGE_EMULATOR_HOST'] = 'http://emulator.internal:4443';
       expect(() => resolveOptions({ gcs: { bucket: 'b', name: 'n', token: 't' } })).toThrow(/`STORAGE_EMULATOR_HOST` to use https/);
-      expect(resolveOptions({ gcs: { bucket: 'b', name: 'n', token: 't' }, allowInsecureHttp: true }).gcsMultipart?.objectUrl).toBe('http://emulator.internal:4443/b/n');
+      expect(resolveOptions({ gcs: { bucket: 'b', name: 'n', token: 't' }, allowInsecureHttp: true }).gcs?.objectUrl).toBe('http://emulator.internal:4443/b/n');
     } finally {
       if (saved === undefined) delete process.env['STORAGE_EMULATOR_HOST'];
       else process.env['STORAGE_EMULATOR_HOST'] = saved;
     }
   });
 
+  it('queueSize: the top-level option, gcs.queueSize its alias; both and different is a TypeError', () => {
+    expect(resolveOptions({ gcs, queueSize: 2 }).gcs?.queueSize).toBe(2);
+    expect(resolveOptions({ gcs: { ...gcs, queueSize: 3 } }).gcs?.queueSize).toBe(3);
+    expect(resolveOptions({ gcs }).gcs?.queueSize).toBe(4);
+    expect(() => resolveOptions({ gcs: { ...gcs, queueSize: 3 }, queueSize: 2 })).toThrow(/`queueSize` \(2\) and `gcs.queueSize` \(3\)/);
+  });
+
   it('parts are kept on failure by default when a resume is possible', () => {
     const store = { load: async () => undefined, save: async () => {}, clear: async () => {} };
-    expect(resolveOptions({ gcs, checkpointStore: store }).gcsMultipart?.leavePartsOnError).toBe(true);
+    expect(resolveOptions({ gcs, checkpointStore: store }).gcs?.leavePartsOnError).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import { createResumableWriteStream } from '../../src/index.js';
+import { resolveOptions } from '../../src/options/index.js';
 
 const url = 'https://storage.example/upload?upload_id=SECRET';
 
@@ -74,5 +75,39 @@ describe('plain http is refused except to loopback (the URI is a credential)', (
   it('allowInsecureHttp: true allows it; a non-boolean is a TypeError', () => {
     createResumableWriteStream({ url: 'http://storage.example/u', allowInsecureHttp: true }).destroy();
     expect(() => createResumableWriteStream({ url: 'http://storage.example/u', allowInsecureHttp: 'yes' as never })).toThrow(/`allowInsecureHttp` to be a boolean/);
+  });
+});
+
+describe('queueSize: parts in flight for every parts protocol, s3.queueSize its alias', () => {
+  const s3 = { bucket: 'b', key: 'k', credentials: { accessKeyId: 'a', secretAccessKey: 's' } };
+
+  it.each([
+    [{}, 4],
+    [{ queueSize: 2 }, 2],
+    [{ s3: { ...s3, queueSize: 3 } }, 3],
+    [{ queueSize: 5, s3: { ...s3, queueSize: 5 } }, 5],
+  ])('%j resolves to %i, on the options and on s3', (extra, expected) => {
+    const resolved = resolveOptions({ s3, ...extra });
+    expect(resolved.queueSize).toBe(expected);
+    expect(resolved.s3?.queueSize).toBe(expected);
+  });
+
+  it.each([
+    [{ s3, queueSize: 0 }, RangeError, /Expected `queueSize` to be an integer ≥ 1, received 0/],
+    [{ s3, queueSize: 1.5 }, RangeError, /`queueSize`/],
+    [{ s3, queueSize: '4' }, TypeError, /Expected `queueSize` to be a finite number, received "4"/],
+    [{ s3: { ...s3, queueSize: 0 } }, RangeError, /Expected `s3\.queueSize` to be an integer ≥ 1/],
+    [{ s3: { ...s3, queueSize: 3 }, queueSize: 2 }, TypeError, /`queueSize` \(2\) and `s3\.queueSize` \(3\) set the same thing: give one/],
+    [{ url, queueSize: 2 }, TypeError, /`queueSize` only applies to a parts protocol, received protocol 'gcs'/],
+    [{ url, protocol: 'tus', queueSize: 2 }, TypeError, /`queueSize` only applies to a parts protocol, received protocol 'tus'/],
+  ])('%j → %o naming the option', (options, kind, message) => {
+    expect(() => createResumableWriteStream(options as never)).toThrow(kind);
+    expect(() => createResumableWriteStream(options as never)).toThrow(message);
+  });
+
+  it('an offset protocol resolves without any protocol option', () => {
+    const resolved = resolveOptions({ url });
+    expect(resolved.s3).toBeUndefined();
+    expect(resolved.queueSize).toBe(4);
   });
 });

@@ -1,6 +1,6 @@
 /** The parts registry and the S3 parts adapter's pure half: names, session URLs, part digests, what an error answer means. */
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/options.js';
+import { resolveOptions } from '../../src/options/index.js';
 import type { PartsCall } from '../../src/parts/protocol.js';
 import { PARTS_PROTOCOLS, isOffsetProtocolName, isPartsProtocolName, isProtocolName } from '../../src/protocols/index.js';
 import type { TransportAnswer } from '../../src/transport.js';
@@ -17,15 +17,15 @@ const answer = (status: number, body = ''): TransportAnswer => ({ status, header
 const s3Error = (code: string) => `<?xml version="1.0"?><Error><Code>${code}</Code><Message>m</Message></Error>`;
 
 describe('registries', () => {
-  it('s3 is a parts protocol; gcs and tus are offset protocols; isProtocolName covers both registries', () => {
-    expect(isPartsProtocolName('s3')).toBe(true);
-    expect(isOffsetProtocolName('s3')).toBe(false);
-    for (const name of ['s3', 'gcs', 'tus']) expect(isProtocolName(name)).toBe(true);
-    for (const name of ['S3', 'azure', '', undefined, 'toString']) expect(isProtocolName(name)).toBe(false);
+  it('s3 and azure are parts protocols; gcs and tus are offset protocols; isProtocolName covers both registries', () => {
+    for (const name of ['s3', 'azure']) expect(isPartsProtocolName(name)).toBe(true);
+    for (const name of ['s3', 'azure']) expect(isOffsetProtocolName(name)).toBe(false);
+    for (const name of ['s3', 'azure', 'gcs', 'tus']) expect(isProtocolName(name)).toBe(true);
+    for (const name of ['S3', 'Azure', '', undefined, 'toString']) expect(isProtocolName(name)).toBe(false);
   });
 
   it('the S3 factory reads its own resolved options', () => {
-    expect(adapter.queueSize).toBe(3);
+    expect(options.queueSize).toBe(3);
     expect(adapter.leavePartsOnError).toBe(false);
     expect(adapter.limits).toEqual({ minPartSize: 5 * 1024 ** 2, maxPartSize: 5 * 1024 ** 3, maxParts: 10_000, maxObjectSize: 5 * 1024 ** 4 });
     expect(adapter.targetUrl).toBe('http://127.0.0.1:9/bkt/a/b%20c');

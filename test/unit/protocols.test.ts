@@ -1,15 +1,46 @@
 /** The protocol adapters, pure: what goes on the wire and what an answer means to the core. */
 import { describe, expect, it } from 'vitest';
-import { createTusProtocol } from '../../src/protocols/tus.js';
+import { createTusProtocol } from '../../src/protocols/tus/adapter.js';
+import { createGcsProtocol } from '../../src/protocols/gcs/adapter.js';
 import { environmentCredentials } from '../../src/credentials/aws.js';
 import { completeBody, parseCompleteResult, parsePartsPage, parseS3Error, parseUploadId } from '../../src/protocols/s3/xml.js';
 import { encodeKey, parseUploadUrl, resolveTarget, uploadUrl } from '../../src/protocols/s3/wire.js';
-import { UploadState, type ChunkRequest } from '../../src/upload-state.js';
+import { UploadState } from '../../src/offset/upload-state.js';
+import type { ChunkRequest } from '../../src/offset/vocabulary.js';
 import type { TransportAnswer } from '../../src/transport.js';
 
 const answer = (status: number, headers: Record<string, string> = {}): TransportAnswer => ({ status, headers, body: '', bodyTruncated: false });
 const chunk = (start: number, length: number, final: boolean): ChunkRequest => ({ kind: 'chunk', start, length, final, contentRange: '' });
 const query = { kind: 'query', contentRange: 'bytes */*' } as const;
+
+describe('the digests and stored object behind the seam (GCS knowledge stays in protocols/gcs)', () => {
+  const withBody = (status: number, body: string, headers: Record<string, string> = {}): TransportAnswer => ({ status, headers, body, bodyTruncated: false });
+  const sentHash = { method: 'PUT', headers: { 'content-range': 'bytes 0-9/10', 'x-goog-hash': 'crc32c=AAAAAA==,md5=x' } } as const;
+  const sentNone = { method: 'PUT', headers: { 'content-range': 'bytes 0-9/10' } } as const;
+
+  it.each([
+    ['Provided CRC32C "abc" doesn\'t match calculated "def"', sentHash, 'crc32c'],
+    ['Provided MD5 hash "abc" doesn\'t match calculated "def"', sentHash, 'md5'],
+    ['md5 and crc32c validation failed', sentHash, 'crc32c'],
+    ['Provided MD5 hash "abc" doesn\'t match', sentNone, undefined],
+  ])('GCS: a refusal saying %j of a request %# names %s', (body, wire, expected) => {
+    expect(createGcsProtocol().refusedDigest(withBody(400, body), wire)).toBe(expected);
+  });
+
+  it('GCS: size and digests from JSON metadata, else x-goog-hash; JSON cut short is unreadable', () => {
+    const gcs = createGcsProtocol();
+    const json = { 'content-type': 'application/json' };
+    expect(gcs.storedObject(withBody(200, '{"size":"10","crc32c":"c","md5Hash":"m"}', json))).toMatchObject({ size: '10', digests: { crc32c: 'c', md5: 'm' }, unreadable: false });
+    expect(gcs.storedObject(withBody(200, '', { 'x-goog-hash': 'crc32c=c2, md5=m2' }))).toEqual({ body: '', size: undefined, digests: { crc32c: 'c2', md5: 'm2' }, unreadable: false });
+    expect(gcs.storedObject(withBody(200, '{"size":"10","crc3', json))).toMatchObject({ size: undefined, digests: {}, unreadable: true });
+  });
+
+  it('tus: no digests, the size is the offset of the complete upload', () => {
+    const tus = createTusProtocol();
+    expect(tus.refusedDigest(withBody(400, 'md5'), sentHash)).toBeUndefined();
+    expect(tus.storedObject(answer(204, { 'upload-offset': '10', 'x-goog-hash': 'crc32c=c' }))).toEqual({ body: '', size: '10', digests: {}, unreadable: false });
+  });
+});
 
 describe('tus adapter', () => {
   it('PATCH with Upload-Offset; the final one declares the length once the server does not know it', () => {

@@ -3,8 +3,9 @@
  * test server's session model (GCS persistence rules) with random partial persistence.
  */
 import { describe, expect, it } from 'vitest';
-import { UploadState, type ChunkRequest, type UploadRequest } from '../../src/upload-state.js';
-import { createGcsProtocol } from '../../src/protocols/gcs.js';
+import { UploadState } from '../../src/offset/upload-state.js';
+import type { ChunkRequest, UploadRequest } from '../../src/offset/vocabulary.js';
+import { createGcsProtocol } from '../../src/protocols/gcs/adapter.js';
 import { UploadSession } from '../../src/testing/upload-session.js';
 
 const K256 = 262144;
@@ -17,6 +18,43 @@ function summary(request: UploadRequest, status: number, range: string | undefin
 const chunkAnswer = (state: UploadState, request: ChunkRequest, status: number, range: string | undefined) =>
   state.interpretChunkAnswer(request, summary(request, status, range));
 const queryAnswer = (status: number, range: string | undefined) => summary({ kind: 'query', contentRange: 'bytes */*' }, status, range);
+
+describe('UploadState: the only writer of its counters (resume, verify-only)', () => {
+  it('a resume query takes any offset the server reports, then nothing beyond it counts as sent', () => {
+    const state = new UploadState(K256, undefined);
+    state.startInputAt(K256);
+    expect(state.bytesWritten).toBe(K256);
+    state.onResumeQuery();
+    expect(state.interpretQueryAnswer(queryAnswer(308, `bytes=0-${3 * K256 - 1}`), true)).toEqual({ type: 'accepted' });
+    state.onResumeQueried();
+    expect(state.bytesCommitted).toBe(3 * K256);
+    expect(state.bytesSent).toBe(3 * K256);
+    // Without the resume query, an offset beyond what this process sent is a protocol error.
+    const fresh = new UploadState(K256, undefined);
+    expect(fresh.interpretQueryAnswer(queryAnswer(308, 'bytes=0-9'), true)).toMatchObject({ type: 'protocol-error' });
+  });
+
+  it('an upload finished before: complete at once, and what is written again is all committed at its end', () => {
+    const state = new UploadState(K256, undefined);
+    state.onFinishedBefore();
+    expect(state.complete).toBe(true);
+    expect(state.nextRequest()).toBeUndefined();
+    state.onWrite(10);
+    state.onEnd();
+    state.onRewriteEnded();
+    expect(state.bytesCommitted).toBe(10);
+  });
+
+  it('its counters are read-only from outside (the driver reports events, it never sets them)', () => {
+    const state = new UploadState(K256, undefined);
+    // @ts-expect-error bytesSent has no setter
+    expect(() => (state.bytesSent = Number.MAX_SAFE_INTEGER)).toThrow(TypeError);
+    // @ts-expect-error bytesCommitted has no setter
+    expect(() => (state.bytesCommitted = 1)).toThrow(TypeError);
+    // @ts-expect-error complete has no setter
+    expect(() => (state.complete = true)).toThrow(TypeError);
+  });
+});
 
 describe('UploadState: planning', () => {
   it('waits for a full chunk until end(); the final request is decided by end() only', () => {
@@ -205,7 +243,7 @@ function simulate(seed: number) {
   const data = Buffer.alloc(size);
   for (let index = 0; index < size; index += 4096) data[index] = Math.floor(random() * 256);
   const state = new UploadState(chunkSize, declared);
-  const session = new UploadSession('id', 'uri', 'b', 'o', { contentType: 'x', metadata: {} }, 'gcs', [], true, K256);
+  const session = new UploadSession({ id: 'id', uri: 'uri', bucket: 'b', name: 'o', dialect: 'gcs', description: { contentType: 'x', metadata: {} } }, [], { storeBytes: true, persistStep: K256, digests: true });
   let inFlightEnd = 0;
   let requests = 0;
   while (!state.complete) {
@@ -243,5 +281,6 @@ function simulate(seed: number) {
 describe('UploadState: simulated uploads against the GCS session model', () => {
   it('1000 seeded uploads with random sizes, writes and partial persistence store the exact bytes', () => {
     for (let seed = 1; seed <= 1000; seed++) simulate(seed);
-  });
+    // CPU-bound (about 22 s on a quiet 2-core machine): the bound is for a hang, not for speed.
+  }, 120_000);
 });

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/options.js';
+import { resolveOptions } from '../../src/options/index.js';
 import { ResumableWriteStream } from '../../src/resumable-write-stream.js';
 import type { Transport, TransportAnswer, TransportRequest } from '../../src/transport.js';
 import { NetworkError } from '../../src/errors.js';

@@ -14,14 +14,14 @@ import type { ListedPart, OutgoingPart, PartsCall, PartsProtocol, PartsRequest, 
 import { isRetryableStatus } from '../../retry.js';
 import type { TransportAnswer } from '../../transport.js';
 import { EXCERPT_CHARS, type UploadResult } from '../../upload-answers.js';
-import type { ResolvedOptions } from '../../options.js';
+import type { ResolvedOptions } from '../../options/index.js';
 import { completeBody, parsePartsPage, parseS3Error as parseXmlError, parseUploadId } from '../s3/xml.js';
 import type { ResolvedGcsMultipart } from './options.js';
 import { answerDigests, compareDigests, DIGEST_CODES, etagMd5Hex, GCS_MULTIPART_LIMITS, GCS_MULTIPART_RETRY, hashHeader, parseUploadUrl, uploadUrl, type GcsObjectResult } from './wire.js';
 
 /** The registry's factory (protocols/index.ts): the adapter for `options.gcsMultipart`. */
 export function createGcsMultipartParts(options: ResolvedOptions): PartsProtocol {
-  return createGcsMultipartProtocol(options.gcsMultipart as ResolvedGcsMultipart);
+  return createGcsMultipartProtocol(options.gcs as ResolvedGcsMultipart);
 }
 
 export function createGcsMultipartProtocol(gcs: ResolvedGcsMultipart): PartsProtocol {

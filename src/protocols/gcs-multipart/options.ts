@@ -6,8 +6,10 @@
  * key (SigV4, which GCS's XML API accepts as S3-compatible signing).
  */
 import { gcsAuthHeaders, gcsEndpoint, type GcsCredentialOptions, type GoogleAuthLike } from '../../credentials/gcs.js';
+import type { ProtocolOptionsContext, ProtocolOptionsHook } from '../../options/protocol-hook.js';
+import { refuseInsecureHttp } from '../../options/url-policy.js';
 import type { PartsRequest } from '../../parts/protocol.js';
-import { encodeKey, signRequest } from '../s3/wire.js';
+import { encodeKey, MAX_PART_SIZE, MIN_PART_SIZE, signRequest } from '../s3/wire.js';
 
 /** A GCS HMAC key (Cloud Storage → Settings → Interoperability): its access id and secret. */
 export interface GcsHmacKey {
@@ -36,7 +38,7 @@ export interface GcsMultipartOptions {
   hmac?: GcsHmacKey;
   /** Use Application Default Credentials with a custom `apiEndpoint` or STORAGE_EMULATOR_HOST too. @default false */
   useAuthWithCustomEndpoint?: boolean;
-  /** Parts in flight at once. Memory: at most (queueSize + 1) × the current part size is held. @default 4 */
+  /** The same as the top-level `queueSize` (parts in flight): give one. @default 4 */
   queueSize?: number;
   /**
    * Keep the uploaded parts when the stream fails, instead of cancelling the upload (DELETE).
@@ -63,21 +65,21 @@ export interface ResolvedGcsMultipart {
   readonly everyRequest: Readonly<Record<string, string>>;
 }
 
-/** What validation needs from the top-level options. */
-export interface GcsMultipartContext {
-  readonly allowInsecureHttp: boolean;
-  /** A checkpoint store or a resume is given: parts are kept for a resume by default. */
-  readonly resumable: boolean;
-  /** The top-level `headers`, lower-cased. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The URL policy of the top-level options (options.ts). */
-  readonly refuseInsecureHttp: (url: string, allowInsecureHttp: boolean, option: string) => string;
-}
+/** `protocol: 'gcs-multipart'` in the options (options/protocols.ts): the `gcs` option, `gcs.queueSize` an alias of `queueSize`. */
+export const GCS_MULTIPART_OPTIONS: ProtocolOptionsHook<ResolvedGcsMultipart> = {
+  protocol: 'gcs-multipart',
+  shape: '{ bucket, name, … }',
+  queueSizeAlias: 'queueSize',
+  checkChunkSize(size) {
+    if (size < MIN_PART_SIZE || size > MAX_PART_SIZE) throw new RangeError(`Expected \`chunkSize\` (the GCS part size) to be from 5 MiB to 5 GiB, received ${size}`);
+  },
+  validate: (value, context) => validateGcsMultipart(value, context),
+};
 
 const OBJECT_HEADERS = new Set(['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'x-goog-acl', 'x-goog-storage-class']);
 const EVERY_REQUEST_HEADERS = new Set(['x-goog-user-project', 'x-goog-encryption-algorithm', 'x-goog-encryption-key', 'x-goog-encryption-key-sha256']);
 
-export function validateGcsMultipart(value: unknown, context: GcsMultipartContext): ResolvedGcsMultipart {
+export function validateGcsMultipart(value: unknown, context: ProtocolOptionsContext): ResolvedGcsMultipart {
   const gcs = expectObject('gcs', value) ?? {};
   const bucket = expectString('gcs.bucket', gcs.bucket);
   const name = expectString('gcs.name', gcs.name);
@@ -89,13 +91,13 @@ export function validateGcsMultipart(value: unknown, context: GcsMultipartContex
     name,
     objectUrl: `${endpoint}/${encodeURIComponent(bucket)}/${encodeKey(name)}`,
     authorize: authorizer(gcs, custom),
-    queueSize: gcs.queueSize === undefined ? 4 : expectCount('gcs.queueSize', gcs.queueSize),
+    queueSize: context.queueSize,
     leavePartsOnError: expectBoolean('gcs.leavePartsOnError', gcs.leavePartsOnError) ?? context.resumable,
     ...placed,
   };
 }
 
-function checkEndpoint(endpoint: string, option: string, context: GcsMultipartContext): void {
+function checkEndpoint(endpoint: string, option: string, context: ProtocolOptionsContext): void {
   let parsed: URL;
   try {
     parsed = new URL(endpoint);
@@ -103,7 +105,7 @@ function checkEndpoint(endpoint: string, option: string, context: GcsMultipartCo
     throw new TypeError(`Expected \`${option}\` to be an absolute http(s) URL`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError(`Expected \`${option}\` to be an http(s) URL, received protocol ${JSON.stringify(parsed.protocol)}`);
-  context.refuseInsecureHttp(endpoint, context.allowInsecureHttp, option);
+  refuseInsecureHttp(endpoint, context.allowInsecureHttp, option);
 }
 
 /**
@@ -173,12 +175,6 @@ function expectString(name: string, value: unknown): string {
 
 function expectSecret(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${typeof value === 'string' ? 'an empty string' : typeof value}`);
-  return value;
-}
-
-function expectCount(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`Expected \`${name}\` to be a finite number, received ${typeof value}`);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Expected \`${name}\` to be an integer ≥ 1, received ${value}`);
   return value;
 }
 

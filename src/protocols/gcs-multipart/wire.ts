@@ -4,7 +4,8 @@
  * API as compatible with S3 multipart uploads), so the answers are read with protocols/s3/xml.ts's
  * parsers rather than a copy of them.
  */
-import { findMismatch, formatGoogHash, reportedDigests, type Digests } from '../../checksum.js';
+import { findMismatch, type Digests } from '../../checksum.js';
+import { formatGoogHash } from '../gcs/digests.js';
 import type { PartLimits } from '../../parts/protocol.js';
 import type { RetryExtras } from '../../retry.js';
 import type { TransportAnswer } from '../../transport.js';
@@ -51,9 +52,19 @@ export function hashHeader(digests: Digests): Record<string, string> {
   return value === undefined ? {} : { 'x-goog-hash': value };
 }
 
-/** The digests an answer's `x-goog-hash` reports (one header, or several joined by commas). */
+/** The digests an `x-goog-hash` value names (one header, or several joined by commas). */
+export function parseGoogHash(header: string | undefined): Digests {
+  const found: Record<string, string> = {};
+  for (const part of (header ?? '').split(',')) {
+    const index = part.indexOf('=');
+    if (index > 0) found[part.slice(0, index).trim()] = part.slice(index + 1).trim();
+  }
+  return { ...(found['crc32c'] ? { crc32c: found['crc32c'] } : {}), ...(found['md5'] ? { md5: found['md5'] } : {}) };
+}
+
+/** The digests an answer's `x-goog-hash` reports. */
 export function answerDigests(answer: TransportAnswer): Digests {
-  return reportedDigests(undefined, answer.headers['x-goog-hash']);
+  return parseGoogHash(answer.headers['x-goog-hash']);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { StreamDigests, type ChecksumOption, type Digests } from '../../checksum.js';
 import { ChecksumMismatchError, HttpStatusError, ProtocolError, SessionExpiredError, type ResumableUploadError } from '../../errors.js';
-import type { ResolvedOptions, ResolvedS3 } from '../../options.js';
+import type { ResolvedOptions, ResolvedS3 } from '../../options/index.js';
 import type { ListedPart, OutgoingPart, PartsCall, PartsProtocol, StoredPart, WrittenObject } from '../../parts/protocol.js';
 import { isRetryableStatus } from '../../retry.js';
 import type { TransportAnswer } from '../../transport.js';
@@ -22,7 +22,6 @@ const DIGEST_CODES = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentChecksum
 
 export class S3Parts implements PartsProtocol {
   readonly limits = S3_LIMITS;
-  readonly queueSize: number;
   readonly leavePartsOnError: boolean;
   private readonly signer: S3Signer;
   /**
@@ -37,7 +36,6 @@ export class S3Parts implements PartsProtocol {
     private readonly checksum: ChecksumOption,
   ) {
     this.signer = new S3Signer(s3);
-    this.queueSize = s3.queueSize;
     this.leavePartsOnError = s3.leavePartsOnError;
   }
 

@@ -3,7 +3,7 @@
  * S3 takes on it (headers.ts) and the credentials current now (temporary ones are refreshed
  * before they expire).
  */
-import type { ResolvedS3 } from '../../options.js';
+import type { ResolvedS3 } from '../../options/index.js';
 import type { PartsRequest } from '../../parts/protocol.js';
 import { signRequest, type S3Request } from './wire.js';
 

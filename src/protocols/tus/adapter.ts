@@ -6,10 +6,11 @@
  *
  * The upload URL comes from {@link createTusUpload} (or your own creation request).
  */
-import { SizeMismatchError } from '../errors.js';
-import type { UploadProtocol } from '../protocol.js';
-import type { RetryExtras } from '../retry.js';
-import { classifyStatus, type AnswerSummary, type FailureKind, type PersistedOffset } from '../upload-state.js';
+import { SizeMismatchError } from '../../errors.js';
+import type { UploadProtocol } from '../../offset/protocol.js';
+import type { RetryExtras } from '../../retry.js';
+import { parseBody } from '../../upload-answers.js';
+import { classifyStatus, type AnswerSummary, type FailureKind, type PersistedOffset } from '../../offset/vocabulary.js';
 
 export const TUS_VERSION = '1.0.0';
 const TUS_HEADERS = { 'tus-resumable': TUS_VERSION } as const;
@@ -60,6 +61,11 @@ export function createTusProtocol(): UploadProtocol {
       if (request.final && offset.ok && offset.persisted === end) return { status, outcome: 'complete' };
       return { status, outcome: 'incomplete', persisted: offset };
     },
+    // tus sends and reports no digest.
+    refusedDigest: () => undefined,
+    // The offset of a complete upload is its size: without checking it, resuming an upload
+    // finished with other data would pass for success.
+    storedObject: (answer) => ({ body: parseBody(answer), size: answer.headers['upload-offset'], digests: {}, unreadable: false }),
   };
 }
 

@@ -2,18 +2,13 @@
  * `Content-Range` + `308 Resume Incomplete`: Google Cloud Storage (JSON and XML APIs), Redivis,
  * and any endpoint that speaks the same (docs/PROTOCOL.md).
  */
-import { formatGoogHash } from '../checksum.js';
-import { CHUNK_ALIGNMENT, parseRangeHeader } from '../content-range.js';
-import type { UploadProtocol } from '../protocol.js';
-import { classifyStatus, type AnswerSummary } from '../upload-state.js';
+import { CHUNK_ALIGNMENT, parseRangeHeader } from '../../content-range.js';
+import type { UploadProtocol } from '../../offset/protocol.js';
+import { classifyStatus, type AnswerSummary } from '../../offset/vocabulary.js';
+import { DIGEST_REFUSAL, formatGoogHash, refusedDigest, storedObject } from './digests.js';
 
 /** Google's upload endpoint uses 308 for "Resume Incomplete", not for a permanent redirect. */
 const RESUME_INCOMPLETE = 308;
-/**
- * A refused `X-Goog-Hash` names the digest: GCS answers 400 ("Provided CRC32C … doesn't match
- * calculated …"), Google's storage-testbench 412 ("crc32c validation failed. Expected …").
- */
-const DIGEST_REFUSAL = /crc32c|md5|hash|checksum/i;
 
 export function createGcsProtocol(): UploadProtocol {
   return {
@@ -47,31 +42,7 @@ export function createGcsProtocol(): UploadProtocol {
       if (status === 400) return { status, outcome: 'failed', failure: request.kind === 'chunk' ? 'ambiguous' : 'gone' };
       return { status, outcome: 'failed', failure: classifyStatus(status) };
     },
+    refusedDigest,
+    storedObject,
   };
 }
-
-/**
- * Headers GCS reads only from the request that starts a session and ignores on chunks: object
- * metadata (`x-goog-meta-*`), its content headers, ACL, storage class and preconditions. Sent
- * with every chunk they would be dropped without a word, so they are refused (encryption keys,
- * `x-goog-user-project` and authorization do belong on every request and pass).
- */
-const SESSION_ONLY_HEADER = /^(x-goog-meta-.+|x-goog-acl|x-goog-storage-class|x-goog-custom-time|x-goog-if-.+|x-upload-content-(type|length)|content-(type|disposition|encoding|language)|cache-control)$/i;
-
-/** Whether GCS ignores this header on a chunk or status query (it belongs on initiation). */
-export function isSessionOnlyHeader(name: string): boolean {
-  return SESSION_ONLY_HEADER.test(name);
-}
-
-/** `headers` for a GCS session, unchanged; a TypeError naming the first one GCS would ignore. */
-export function refuseSessionHeaders(headers: Record<string, string>): Record<string, string> {
-  const ignored = Object.keys(headers).find(isSessionOnlyHeader);
-  if (ignored !== undefined) {
-    throw new TypeError(
-      `\`headers\` may not set ${JSON.stringify(ignored)}: GCS reads it only from the request that starts the session and ignores it on ` +
-        'chunks. Give it where the session is created: createGcsSession({ metadata, contentType, headers })',
-    );
-  }
-  return headers;
-}
-

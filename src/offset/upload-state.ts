@@ -12,91 +12,82 @@
  * - only `end()` makes a request final; with a declared total, no non-final request reaches it
  *   (a request that reaches the total *is* the final one for the server).
  */
-import { isRetryableStatus, type RetryExtras } from './retry.js';
-import { formatContentRange } from './content-range.js';
+import { formatContentRange } from '../content-range.js';
+import type { AnswerSummary, ChunkRequest, FailureKind, Interpretation, PersistedOffset, StatusQuery, UploadRequest } from './vocabulary.js';
 
-export interface ChunkRequest {
-  readonly kind: 'chunk';
-  readonly start: number;
-  readonly length: number;
-  readonly final: boolean;
-  /** `bytes a-b/*` (`/N` when final or declared): GCS's header, and every protocol's label in messages. */
-  readonly contentRange: string;
-}
-
-export interface StatusQuery {
-  readonly kind: 'query';
-  readonly contentRange: string;
-}
-
-export type UploadRequest = ChunkRequest | StatusQuery;
-
-/** An offset an answer reports: parsed, or why it could not be. */
-export type PersistedOffset = { readonly ok: true; readonly persisted: number } | { readonly ok: false; readonly reason: string };
-
-/**
- * Why a request failed, as far as the protocol can tell from the answer alone: `retryable`
- * (408, 429, 5xx…), `gone` (the session no longer exists), `ambiguous` (GCS: a 400 to a data
- * request is an expired session or a rejected request; a status query tells which),
- * `digest-refused` (the server refused to finalize: the digests sent differ from the bytes it
- * received), `rejected`.
- */
-export type FailureKind = 'retryable' | 'gone' | 'ambiguous' | 'digest-refused' | 'rejected';
-
-/**
- * An answer in the core's vocabulary; each protocol translates its wire answers into it
- * (protocol.ts). `complete`: the server finalized the object. `incomplete`: it holds `persisted`
- * bytes (undefined when the answer did not say).
- */
-export type AnswerSummary =
-  | { readonly status: number; readonly outcome: 'complete' }
-  | { readonly status: number; readonly outcome: 'incomplete'; readonly persisted: PersistedOffset | undefined }
-  | { readonly status: number; readonly outcome: 'failed'; readonly failure: FailureKind; readonly reason?: string };
-
-/**
- * What an answer means. `accepted`: counters updated, plan the next request. `complete`: the
- * object is finalized. `requery`: a status query answered 308 without `Range` after bytes were
- * confirmed: wait a little and ask once more (docs/PROTOCOL.md §4). `check-session`: a 400 to a data
- * request is either an expired session or a rejected request; a status query tells which.
- */
-export type Interpretation =
-  | { readonly type: 'accepted' }
-  | { readonly type: 'complete' }
-  | { readonly type: 'requery' }
-  | { readonly type: 'check-session' }
-  | { readonly type: 'digest-refused' }
-  | { readonly type: 'retryable'; readonly reason: string }
-  | { readonly type: 'session-expired' }
-  | { readonly type: 'rejected' }
-  | { readonly type: 'protocol-error'; readonly reason: string };
-
-/** Statuses after which the request is retried after a status query. */
-const SESSION_GONE_STATUSES: ReadonlySet<number> = new Set([404, 410]);
-
+/** The only writer of its counters: the driver reads them and reports events through the methods. */
 export class UploadState {
-  bytesWritten = 0;
-  bytesCommitted = 0;
+  private written = 0;
+  private committed = 0;
   /** Highest offset (exclusive) any request has carried; the server can't have more. */
-  bytesSent = 0;
-  ended = false;
-  complete = false;
-  finalAttempted = false;
+  private sent = 0;
+  private isEnded = false;
+  private isComplete = false;
+  private finalAttempted = false;
 
   constructor(
     readonly chunkSize: number,
     readonly declaredTotal: number | undefined,
   ) {}
 
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  get bytesCommitted(): number {
+    return this.committed;
+  }
+
+  get bytesSent(): number {
+    return this.sent;
+  }
+
+  get ended(): boolean {
+    return this.isEnded;
+  }
+
+  get complete(): boolean {
+    return this.isComplete;
+  }
+
   /** A new session: the server holds nothing (the bytes written are all still held). */
   restart(): void {
-    this.bytesCommitted = 0;
-    this.bytesSent = 0;
+    this.committed = 0;
+    this.sent = 0;
     this.finalAttempted = false;
+  }
+
+  /** A resume whose input starts at the committed offset: the bytes before it count as written. */
+  startInputAt(offset: number): void {
+    this.written = offset;
+  }
+
+  /**
+   * Before the status query of a resume: the crashed process may have sent anything, so any
+   * offset the server reports is taken; after it (`onResumeQueried`), nothing beyond it was sent.
+   */
+  onResumeQuery(): void {
+    this.sent = Number.MAX_SAFE_INTEGER;
+  }
+
+  onResumeQueried(): void {
+    this.sent = this.committed;
+  }
+
+  /** The resume found the upload finalized by the previous process: nothing is sent any more. */
+  onFinishedBefore(): void {
+    this.isComplete = true;
+    this.finalAttempted = true;
+  }
+
+  /** The input written again over an upload finished before has ended: all of it is what the server holds. */
+  onRewriteEnded(): void {
+    this.committed = this.written;
   }
 
   /** Counts written bytes. Returns a reason when the declared total is exceeded. */
   onWrite(length: number): string | undefined {
-    this.bytesWritten += length;
+    this.written += length;
     if (this.declaredTotal !== undefined && this.bytesWritten > this.declaredTotal) {
       return `${this.bytesWritten} bytes written, more than the declared totalSize ${this.declaredTotal}`;
     }
@@ -105,7 +96,7 @@ export class UploadState {
 
   /** Marks the end of the stream. Returns a reason when fewer bytes than declared were written. */
   onEnd(): string | undefined {
-    this.ended = true;
+    this.isEnded = true;
     if (this.declaredTotal !== undefined && this.bytesWritten !== this.declaredTotal) {
       return `the stream ended after ${this.bytesWritten} bytes, but totalSize declared ${this.declaredTotal}`;
     }
@@ -150,7 +141,7 @@ export class UploadState {
   /** Records that a request is going out, before its answer is known. */
   onSend(request: UploadRequest): void {
     if (request.kind !== 'chunk') return;
-    this.bytesSent = Math.max(this.bytesSent, request.start + request.length);
+    this.sent = Math.max(this.sent, request.start + request.length);
     if (request.final) this.finalAttempted = true;
   }
 
@@ -201,8 +192,8 @@ export class UploadState {
   }
 
   private onComplete(): Interpretation {
-    this.complete = true;
-    this.bytesCommitted = this.bytesWritten;
+    this.isComplete = true;
+    this.committed = this.written;
     return { type: 'complete' };
   }
 
@@ -224,17 +215,9 @@ export class UploadState {
         reason: `server reports ${persisted} bytes persisted but only ${this.bytesSent} were sent`,
       };
     }
-    this.bytesCommitted = persisted;
+    this.committed = persisted;
     return { type: 'accepted' };
   }
-}
-
-/** The shared reading of a status: retryable (retry.ts decides, with the protocol's extras), gone, or rejected. */
-export function classifyStatus(status: number, extras?: RetryExtras): FailureKind {
-  if (isRetryableStatus(status, extras)) return 'retryable';
-  if (SESSION_GONE_STATUSES.has(status)) return 'gone';
-  // Every other status, 3xx redirects included (never followed: the URI is a credential).
-  return 'rejected';
 }
 
 function interpretFailure(answer: { status: number; failure: FailureKind; reason?: string }): Interpretation {
