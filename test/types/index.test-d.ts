@@ -9,7 +9,6 @@ import {
   type S3CredentialProvider,
   ResumableUploadError,
   type ProtocolName,
-  type ResumableWriteStreamOptions,
   type ResumableUploadErrorCode,
   type ResumableWriteStream,
   type ResumableWriteStreamOptions,
