@@ -5,6 +5,8 @@ export type { RetryEvent, UploadProgress } from './uploader.js';
 export type { UploadResult } from './upload-answers.js';
 export type { ResumableWriteStreamOptions, RetryOptions, S3Options, SessionFactory, TimeoutOptions } from './options/index.js';
 export type { S3ObjectResult } from './protocols/s3/xml.js';
+export type { GcsHmacKey, GcsMultipartOptions } from './protocols/gcs-multipart/options.js';
+export type { GcsObjectResult } from './protocols/gcs-multipart/wire.js';
 export type { S3CredentialProvider, S3Credentials } from './credentials/aws.js';
 export type { AzureOptions } from './protocols/azure/options.js';
 export type { AzureAccessToken, AzureTokenCredential } from './protocols/azure/auth.js';

@@ -7,6 +7,6 @@
 /** Protocols that send chunks in order to an offset the server reports: one `UploadProtocol` each (offset/protocol.ts). */
 export type OffsetProtocolName = 'gcs' | 'tus';
 /** Protocols that send independent parts in parallel: one `PartsProtocol` each (parts/protocol.ts). */
-export type PartsProtocolName = 's3' | 'azure';
+export type PartsProtocolName = 's3' | 'azure' | 'gcs-multipart';
 /** Every protocol. */
 export type ProtocolName = OffsetProtocolName | PartsProtocolName;

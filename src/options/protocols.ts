@@ -7,6 +7,7 @@ import type { ProtocolName } from '../protocol.js';
 import { isOffsetProtocolName, PROTOCOLS } from '../protocols/index.js';
 import { AZURE_OPTIONS } from '../protocols/azure/options.js';
 import { S3_OPTIONS } from '../protocols/s3/options.js';
+import { GCS_MULTIPART_OPTIONS } from '../protocols/gcs-multipart/options.js';
 import { DEFAULT_QUEUE_SIZE } from './defaults.js';
 import { describe, expectObject, optionalInteger } from './expect.js';
 import type { ProtocolOptionsHook } from './protocol-hook.js';
@@ -15,6 +16,7 @@ import type { ProtocolOptionsHook } from './protocol-hook.js';
 export const PROTOCOL_OPTIONS = {
   s3: S3_OPTIONS,
   azure: AZURE_OPTIONS,
+  gcs: GCS_MULTIPART_OPTIONS,
 } as const satisfies Readonly<Record<string, ProtocolOptionsHook<unknown>>>;
 
 type ProtocolOption = keyof typeof PROTOCOL_OPTIONS;

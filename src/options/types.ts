@@ -9,6 +9,7 @@ import type { ChecksumOption } from '../checksum.js';
 import type { MemoryBudget } from '../memory-budget.js';
 import type { ProtocolName } from '../protocol.js';
 import type { AzureOptions } from '../protocols/azure/options.js';
+import type { GcsMultipartOptions } from '../protocols/gcs-multipart/options.js';
 import type { S3Options } from '../protocols/s3/options.js';
 import type { ResolvedProtocolOptions } from './protocols.js';
 
@@ -63,14 +64,17 @@ export interface ResumableWriteStreamOptions {
    * JSON and XML APIs, Redivis, any compatible endpoint). `'tus'`: tus 1.0 (`PATCH` with
    * `Upload-Offset`, `HEAD`, deferred length; `url` is the upload URL, see `createTusUpload`).
    * `'s3'`: S3 multipart upload, parts in parallel (see `s3`; no `url`). `'azure'`: Azure Block
-   * Blobs, blocks in parallel (`url` is the blob URL; see `azure`).
-   * @default 'gcs', or 's3' when `s3` is given, or 'azure' when `azure` is
+   * Blobs, blocks in parallel (`url` is the blob URL; see `azure`). `'gcs-multipart'`: GCS XML
+   * API multipart upload, parts in parallel (see `gcs`; no `url`).
+   * @default 'gcs', or 's3' when `s3` is given, 'azure' when `azure` is, 'gcs-multipart' when `gcs` is
    */
   protocol?: ProtocolName;
   /** Where and how to upload with `protocol: 's3'`. */
   s3?: S3Options;
   /** The credential with `protocol: 'azure'` when `url` carries no SAS, and the blob's Content-Type. */
   azure?: AzureOptions;
+  /** Where and how to upload with `protocol: 'gcs-multipart'` (GCS XML API multipart upload; no `url`). */
+  gcs?: GcsMultipartOptions;
   /**
    * Bytes per request: with `'gcs'` a positive multiple of 262144 (256 KiB), with `'tus'` any
    * positive integer, with `'s3'` the first part size, 5 MiB to 5 GiB (it doubles every 900

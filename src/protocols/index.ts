@@ -11,6 +11,7 @@ import type { OffsetProtocolName, PartsProtocolName, ProtocolName } from '../pro
 import { createAzureProtocol } from './azure/adapter.js';
 import type { ResolvedAzure } from './azure/options.js';
 import { createGcsProtocol } from './gcs/adapter.js';
+import { createGcsMultipartParts } from './gcs-multipart/adapter.js';
 import { createS3Parts } from './s3/adapter.js';
 import { createTusProtocol } from './tus/adapter.js';
 
@@ -23,6 +24,7 @@ export const PROTOCOLS: Readonly<Record<OffsetProtocolName, () => UploadProtocol
 export const PARTS_PROTOCOLS: Readonly<Record<PartsProtocolName, (options: ResolvedOptions) => PartsProtocol>> = {
   s3: createS3Parts,
   azure: (options) => createAzureProtocol(options.azure as ResolvedAzure),
+  'gcs-multipart': createGcsMultipartParts,
 };
 
 /** Whether `value` names an offset protocol of the registry above. */

@@ -1,5 +1,6 @@
 export { createTestServer } from './test-server.js';
 export type { RequestLogEntry, SessionOptions, SessionSnapshot, TestServer, TestServerOptions } from './test-server.js';
+export type { GcsMultipartServerOptions, GcsMultipartView, MultipartLogEntry } from './gcs-multipart-server.js';
 export { parseFault } from './faults.js';
 export type { Fault, FaultRule, RequestKind } from './faults.js';
 export type { StoredObject } from './upload-session.js';

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResumableWriteStream, createTusUpload, ResumableUploadError } from '../../src/index.js';
-import { createS3TestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer } from '../../src/testing/index.js';
+import { createS3TestServer, createTestServer, startFaultProxy, type FaultProxy, type ProxyFaultRule, type S3TestServer, type TestServer } from '../../src/testing/index.js';
 import { AZURITE_KEY, startAzurite, type Azurite } from '../integration/azurite.js';
 import { startTusServer, type TusTestServer } from '../integration/tus-server.js';
 import { makeInput, runBounded } from './bounded.js';
@@ -119,6 +119,47 @@ describe('tus chaos', () => {
   });
 });
 
+/** Sizes, part sizes, parallelism and faults for a parts protocol (S3, GCS XML multipart). */
+const partsScenario = fc.record({
+  size: fc.oneof(fc.constantFrom(0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB), fc.integer({ min: 0, max: 16 * MiB })),
+  partSize: fc.constantFrom(5 * MiB, 6 * MiB),
+  queueSize: fc.integer({ min: 1, max: 4 }),
+  writeSize: fc.integer({ min: 1024, max: 2 * MiB }),
+  faults: fc.array(
+    fc.oneof(proxyFault(['PUT', 'PUT', 'POST', 'GET']), fc.record({ fault: fc.constant('corrupt-byte'), method: fc.constant('PUT'), on: fc.integer({ min: 1, max: 4 }) })),
+    { maxLength: 3 },
+  ),
+  checksum: fc.constantFrom('crc32c' as const, 'md5' as const, false as const),
+  seed: fc.integer({ min: 0, max: 255 }),
+});
+type PartsSpec = typeof partsScenario extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * One schedule through the proxy: 'stored' when the object is exactly the input, else the typed
+ * failure's code, with no object but the exact input and no upload left holding parts.
+ */
+async function runPartsSchedule(spec: PartsSpec, proxy: FaultProxy, upload: (dispatcher: Agent) => { stream: ReturnType<typeof createResumableWriteStream>; stored: () => Uint8Array | undefined; partsLeft: () => number }): Promise<string> {
+  proxy.clearFaults();
+  // Without a checksum a corrupted byte cannot be detected: that is the documented trade-off.
+  for (const rule of spec.faults) if (spec.checksum !== false || rule.fault !== 'corrupt-byte') proxy.addFault(rule);
+  const data = makeInput(spec.size, spec.seed);
+  const dispatcher = new Agent();
+  const target = upload(dispatcher);
+  const outcome = await runBounded(data, spec.writeSize, target.stream);
+  await dispatcher.close();
+  proxy.clearFaults();
+  const stored = target.stored();
+  const context = `${String(outcome)} ${JSON.stringify(spec)}`;
+  if (outcome === undefined) {
+    expect(stored && sha256(stored), context).toBe(sha256(data));
+    return 'stored';
+  }
+  expect(outcome, context).toBeInstanceOf(ResumableUploadError);
+  expect(stored === undefined || sha256(stored) === sha256(data), context).toBe(true);
+  expect(target.partsLeft(), context).toBe(0);
+  return (outcome as ResumableUploadError).code;
+}
+
 describe('S3 chaos', () => {
   let s3: S3TestServer;
   let proxy: FaultProxy;
@@ -132,54 +173,63 @@ describe('S3 chaos', () => {
     await s3.close();
   });
 
-  const scenario = fc.record({
-    size: fc.oneof(fc.constantFrom(0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB), fc.integer({ min: 0, max: 16 * MiB })),
-    partSize: fc.constantFrom(5 * MiB, 6 * MiB),
-    queueSize: fc.integer({ min: 1, max: 4 }),
-    writeSize: fc.integer({ min: 1024, max: 2 * MiB }),
-    faults: fc.array(
-      fc.oneof(proxyFault(['PUT', 'PUT', 'POST', 'GET']), fc.record({ fault: fc.constant('corrupt-byte'), method: fc.constant('PUT'), on: fc.integer({ min: 1, max: 4 }) })),
-      { maxLength: 3 },
-    ),
-    checksum: fc.constantFrom('crc32c' as const, 'md5' as const, false as const),
-    seed: fc.integer({ min: 0, max: 255 }),
+  it('exact bytes or a typed error with no parts left, never a hang', { timeout: TEST_TIMEOUT_MS }, async () => {
+    await assertProperty(
+      partsScenario,
+      (spec) =>
+        runPartsSchedule(spec, proxy, (dispatcher) => {
+          const key = `chaos/${++keys}`;
+          const stream = createResumableWriteStream({
+            s3: { bucket: 'bkt', key, endpoint: proxy.url, credentials: s3.credentials, queueSize: spec.queueSize },
+            chunkSize: spec.partSize,
+            checksum: spec.checksum,
+            dispatcher,
+            retry: RETRY,
+            timeouts: TIMEOUTS,
+          });
+          // A CreateMultipartUpload whose answer was lost leaves an empty upload the client never
+          // learned the id of (S3's own behaviour; a lifecycle rule removes it): no parts, no cost.
+          const partsLeft = () => s3.openUploads().filter((upload) => upload.key === `bkt/${key}` && upload.parts > 0).length;
+          return { stream, stored: () => s3.object('bkt', key), partsLeft };
+        }),
+      'S3 chaos',
+    );
+  });
+});
+
+describe('GCS XML multipart chaos', () => {
+  const TOKEN = 'chaos-token';
+  let gcs: TestServer;
+  let proxy: FaultProxy;
+  let names = 0;
+  beforeAll(async () => {
+    gcs = await createTestServer({ token: TOKEN });
+    proxy = await startFaultProxy({ target: gcs.url });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await gcs.close();
   });
 
   it('exact bytes or a typed error with no parts left, never a hang', { timeout: TEST_TIMEOUT_MS }, async () => {
     await assertProperty(
-      scenario,
-      async (spec) => {
-        proxy.clearFaults();
-        // Without a checksum a corrupted byte cannot be detected: that is the documented trade-off.
-        for (const rule of spec.faults) if (spec.checksum !== false || rule.fault !== 'corrupt-byte') proxy.addFault(rule);
-        const key = `chaos/${++keys}`;
-        const data = makeInput(spec.size, spec.seed);
-        const dispatcher = new Agent();
-        const stream = createResumableWriteStream({
-          s3: { bucket: 'bkt', key, endpoint: proxy.url, credentials: s3.credentials, queueSize: spec.queueSize },
-          chunkSize: spec.partSize,
-          checksum: spec.checksum,
-          dispatcher,
-          retry: RETRY,
-          timeouts: TIMEOUTS,
-        });
-        const outcome = await runBounded(data, spec.writeSize, stream);
-        await dispatcher.close();
-        proxy.clearFaults();
-        const stored = s3.object('bkt', key);
-        const context = `${String(outcome)} ${JSON.stringify(spec)}`;
-        if (outcome === undefined) {
-          expect(stored && sha256(stored), context).toBe(sha256(data));
-          return 'stored';
-        }
-        expect(outcome, context).toBeInstanceOf(ResumableUploadError);
-        expect(stored === undefined || sha256(stored) === sha256(data), context).toBe(true);
-        // A CreateMultipartUpload whose answer was lost leaves an empty upload the client never
-        // learned the id of (S3's own behaviour; a lifecycle rule removes it): no parts, no cost.
-        expect(s3.openUploads().filter((upload) => upload.key === `bkt/${key}` && upload.parts > 0), context).toEqual([]);
-        return (outcome as ResumableUploadError).code;
-      },
-      'S3 chaos',
+      partsScenario,
+      (spec) =>
+        runPartsSchedule(spec, proxy, (dispatcher) => {
+          const name = `chaos/${++names}`;
+          const stream = createResumableWriteStream({
+            gcs: { bucket: 'bkt', name, apiEndpoint: proxy.url, token: TOKEN, queueSize: spec.queueSize },
+            chunkSize: spec.partSize,
+            checksum: spec.checksum,
+            dispatcher,
+            retry: RETRY,
+            timeouts: TIMEOUTS,
+          });
+          // As with S3, an initiation whose answer was lost leaves an empty upload behind.
+          const partsLeft = () => gcs.multipart.openUploads().filter((upload) => upload.name === name && upload.parts > 0).length;
+          return { stream, stored: () => gcs.object('bkt', name)?.data, partsLeft };
+        }),
+      'GCS XML multipart chaos',
     );
   });
 });

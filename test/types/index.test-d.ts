@@ -69,6 +69,10 @@ createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: 8 });
 expectType<number | undefined>(({} as ResumableWriteStreamOptions).queueSize);
 expectError(createResumableWriteStream({ s3: { bucket: 'b', key: 'k' }, queueSize: '8' }));
 expectAssignable<ProtocolName>('s3');
+expectAssignable<ProtocolName>('gcs-multipart');
+expectAssignable<ResumableWriteStreamOptions>({ gcs: { bucket: 'b', name: 'n', hmac: { accessId: 'GOOG1', secret: 's' }, queueSize: 8 } });
+expectAssignable<ResumableWriteStreamOptions>({ gcs: { bucket: 'b', name: 'n', getToken: async () => 't', metadata: { a: 'b' } } });
+expectError(createResumableWriteStream({ gcs: { bucket: 'b' } }));
 expectError(createResumableWriteStream({ url: 'x', protocol: 'ftp' }));
 expectError(createResumableWriteStream({ s3: { bucket: 'b' } }));
 // Credentials: an AWS SDK provider or a function of one's own; a GoogleAuth for GCS sessions.
