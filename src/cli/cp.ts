@@ -6,9 +6,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createFileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore, type ChecksumOption, type ResumableWriteStreamOptions } from '../index.js';
+import { createFileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore, type ChecksumOption, type ProtocolName, type ResumableWriteStreamOptions } from '../index.js';
 import { runCopy, type CopyPlan } from './cp-run.js';
-import { checkPlacement, destinationId, parseDestination, targetOptions, type Destination, type ObjectProperties, type TargetFlags } from './cp-targets.js';
+import { checkPlacement, destinationId, destinationProtocol, parseDestination, targetOptions, type ObjectProperties, type TargetFlags } from './cp-targets.js';
 import { err } from './output.js';
 import { trackSaves } from './tracked-store.js';
 import { parseCount, parseSize, UsageError } from './units.js';
@@ -64,7 +64,7 @@ export function planCopy(args: string[]): CopyPlan {
   checkPlacement(dest, props, flags);
   const file = nonEmpty('--checkpoint', values.checkpoint);
   const id = destinationId(dest, flags);
-  const saved = file === undefined ? undefined : checkpointFor(file, id, dest);
+  const saved = file === undefined ? undefined : checkpointFor(file, id, destinationProtocol(dest, flags));
   const target = targetOptions(dest, props, flags);
   const options: ResumableWriteStreamOptions = {
     ...(saved === undefined ? target : resumeOptions(target, saved)),
@@ -157,7 +157,7 @@ function taggedStore(store: CheckpointStore, destination: string): CheckpointSto
  * FILE's checkpoint when it is this destination's; undefined when FILE is absent or belongs to
  * another upload (said, then overwritten). A file that is no checkpoint is never overwritten.
  */
-function checkpointFor(file: string, id: string, dest: Destination): Checkpoint | undefined {
+function checkpointFor(file: string, id: string, protocol: ProtocolName): Checkpoint | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -175,7 +175,6 @@ function checkpointFor(file: string, id: string, dest: Destination): Checkpoint 
     throw new UsageError(`--checkpoint ${file} exists and is not a checkpoint file: rws will not overwrite it`);
   }
   const destination = (raw as { destination?: unknown }).destination;
-  const protocol = dest.kind === 'session' ? 'gcs' : dest.kind;
   if (destination === id && checkpoint.protocol === protocol) return checkpoint;
   const whose = typeof destination === 'string' ? `the upload to ${destination}` : 'an upload rws cp did not start';
   err(`rws: ${file} holds the checkpoint of ${whose}: starting a new upload, whose checkpoint replaces it\n`);

@@ -29,6 +29,10 @@ const CP = `Usage:
   rws cp SRC s3://BUCKET/KEY [options]        S3 multipart (credentials: AWS_* env, ~/.aws and AWS_PROFILE,
                                               SSO, web identity, ECS, IMDS; region: --region, AWS_REGION,
                                               else the profile's region in ~/.aws/config)
+  rws cp SRC gs://BUCKET/OBJECT --parallel N  GCS XML multipart: N parts in flight (same credentials)
+  rws cp SRC https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB[?SAS] [options]
+                                              an Azure block blob (credentials: a SAS in DEST, else
+                                              AZURE_STORAGE_KEY, else DefaultAzureCredential)
   rws cp SRC URL --protocol tus [options]     a new upload at a tus endpoint (creation)
   rws cp SRC SESSION_URL [options]            a session already started (rws init)
 SRC is a file, or - for stdin.
@@ -48,11 +52,14 @@ Options:
                           command line for a cron job or a restarting service
   --finalize-on-signal    on the first SIGTERM/SIGINT end the input and finalize what was read (a
                           live source); a second one aborts. Default: abort, nothing finalized
-  --parallel N            parts in flight at once (s3://; default 4)
-  --endpoint URL          another GCS endpoint (an emulator), or an S3-compatible one (MinIO, R2)
+  --parallel N            parts in flight at once (s3:// and Azure: default 4); with gs:// it
+                          selects GCS's XML multipart upload instead of a resumable session
+  --endpoint URL          another GCS endpoint (an emulator), an S3-compatible one (MinIO, R2), or
+                          an Azure emulator (Azurite: http://127.0.0.1:10000)
   --region R              the S3 region
   --token T               a GCS OAuth2 access token (default: GCS_TOKEN)
-  --protocol tus|gcs      tus: DEST is a tus creation endpoint; gcs (default): DEST is a session URL
+  --protocol tus|azure|gcs  tus: DEST is a tus creation endpoint; azure: DEST is a blob URL (an
+                          emulator's, path-style); gcs (default): DEST is a session URL
   --chunk-size SIZE       bytes per request (default 8MiB; gs:// a multiple of 256KiB, s3:// >= 5MiB)
   --total SIZE            the exact size (a file without --gzip declares its own)
   --checksum ALG          crc32c (default), md5, both or none

@@ -11,6 +11,7 @@ import { cleanCloudEnv, spawnCp, startRecorder, type Recorded } from './cli-cp-h
 import { K256, MiB, makeData, sha256 } from './helpers.js';
 import { startS3, type S3Bench } from './s3-helpers.js';
 import { startTusServer, type TusTestServer } from './tus-server.js';
+import { AZURITE_KEY, accountSas, startAzurite, type Azurite } from './azurite.js';
 
 const TOKEN = 'fake-token-0123456789';
 let gcs: TestServer;
@@ -78,12 +79,22 @@ describe('rws cp to gs://', () => {
     expect(sha256(gunzipSync(gcs.object('bkt', 'logs/b.log')?.data as Buffer))).toBe(sha256(data));
   });
 
-  it('--parallel with gs:// is a usage error naming the flag, before any session is started', async () => {
-    const before = recorder.requests.length;
-    const run = await rws(['cp', '-', 'gs://bkt/p', '--parallel', '4'], { stdin: Buffer.from('x'), env: gcsEnv() });
-    expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/--parallel is not available for gs:\/\//);
-    expect(recorder.requests.length).toBe(before);
+  it('--parallel with gs:// uploads with GCS XML multipart: parts in parallel, the object flags on its initiation', async () => {
+    const data = makeData(2 * 5 * MiB + 3);
+    const file = join(directory, 'parallel.bin');
+    await writeFile(file, data);
+    const flags = ['--parallel', '2', '--chunk-size', '5MiB', '--content-type', 'application/x-tar', '--metadata', 'host=web2', '--storage-class', 'NEARLINE'];
+    const run = await rws(['cp', file, 'gs://bkt/parallel.bin', ...flags], { env: gcsEnv() });
+    expect(run.code, run.stderr).toBe(0);
+    const stored = gcs.object('bkt', 'parallel.bin');
+    expect(sha256(stored?.data as Buffer)).toBe(sha256(data));
+    expect(stored?.metadata).toMatchObject({ host: 'web2' });
+    const initiation = recorder.requests.find((entry) => entry.method === 'POST' && entry.url.startsWith('/bkt/parallel.bin?uploads'));
+    expect(initiation?.headers['x-goog-storage-class']).toBe('NEARLINE');
+    expect(initiation?.headers['content-type']).toBe('application/x-tar');
+    expect(recorder.requests.filter((entry) => entry.method === 'PUT' && entry.url.includes('partNumber=')).length).toBe(3);
+    expect(gcs.multipart.openUploads()).toEqual([]);
+    expect(run.stdout + run.stderr).not.toContain(TOKEN);
   });
 
   it('SIGTERM mid-upload leaves a resumable checkpoint and finalizes nothing; the same command line then resumes', async () => {
@@ -203,6 +214,42 @@ describe('rws cp to s3://', () => {
   });
 });
 
+describe('rws cp to an Azure blob', () => {
+  let azurite: Azurite;
+  let container: string;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    container = await azurite.createContainer('copies');
+  }, 60_000);
+  afterAll(() => azurite.close());
+
+  it('--protocol azure with AZURE_STORAGE_KEY (Shared Key), --parallel: blocks in parallel, properties on the blob, the key printed nowhere', async () => {
+    const data = makeData(3 * MiB + 5);
+    const file = join(directory, 'blob.bin');
+    await writeFile(file, data);
+    const flags = ['--protocol', 'azure', '--parallel', '3', '--chunk-size', '1MiB', '--content-type', 'application/x-tar', '--metadata', 'host=web3', '--cache-control', 'no-store'];
+    const run = await rws(['cp', file, `${container}/backups/blob.bin`, ...flags], { env: cleanCloudEnv({ AZURE_STORAGE_KEY: AZURITE_KEY }) });
+    expect(run.code, run.stderr).toBe(0);
+    expect(sha256((await azurite.read('copies', 'backups/blob.bin')) as Buffer)).toBe(sha256(data));
+    const head = await azurite.send('HEAD', `${azurite.accountUrl}/copies/backups/blob.bin`);
+    expect(head.headers['x-ms-meta-host']).toBe('web3');
+    expect(head.headers['content-type']).toBe('application/x-tar');
+    expect(head.headers['cache-control']).toBe('no-store');
+    expect(run.stdout + run.stderr).not.toContain(AZURITE_KEY);
+  });
+
+  it('a SAS in DEST is the credential, never printed', async () => {
+    const sas = accountSas();
+    const data = makeData(K256);
+    const run = await rws(['cp', '-', `${container}/sas.bin?${sas}`, '--protocol', 'azure'], { stdin: data, env: cleanCloudEnv() });
+    expect(run.code, run.stderr).toBe(0);
+    expect(sha256((await azurite.read('copies', 'sas.bin')) as Buffer)).toBe(sha256(data));
+    const sig = new URLSearchParams(sas).get('sig') as string;
+    expect(run.stdout + run.stderr).not.toContain(sig);
+    expect(run.stdout + run.stderr).not.toContain(encodeURIComponent(sig));
+  });
+});
+
 describe('rws cp to tus', () => {
   it('a file to a tus endpoint (--protocol tus) creates the upload with --metadata and --content-type as Upload-Metadata', async () => {
     const data = makeData(K256 + 3);
@@ -224,7 +271,7 @@ describe('rws cp usage', () => {
     [['-', 'gs://bkt/o', '--parallel', '0'], /--parallel expects a whole number of parts in flight, at least 1/],
     [['-', 'http://127.0.0.1:9/files/', '--protocol', 'tus', '--storage-class', 'COLD'], /--storage-class cannot be applied to tus/],
     [['-', 'http://127.0.0.1:9/session?upload_id=SECRET', '--cache-control', 'no-store'], /--cache-control cannot be applied to a session URL/],
-    [['-', 'http://127.0.0.1:9/files/', '--protocol', 'tus', '--parallel', '2'], /--parallel needs s3:\/\//],
+    [['-', 'http://127.0.0.1:9/files/', '--protocol', 'tus', '--parallel', '2'], /--parallel needs gs:\/\/, s3:\/\//],
     [['-', 'gs://bkt/o', '--metadata', 'novalue'], /--metadata expects key=value/],
     [['-', 'gs://bkt/o', '--region', 'eu-west-1'], /--region is for s3:\/\//],
     [['-', 's3://bkt/k', '--token', 'T'], /--token is for gs:\/\//],
