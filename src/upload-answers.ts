@@ -31,8 +31,9 @@ export interface ErrorSite {
 /** Characters of an error body kept in messages and `bodyExcerpt`. */
 export const EXCERPT_CHARS = 300;
 
+/** A request as messages name it, in no protocol's words: each protocol asks for the offset its own way. */
 export function describeRequest(request: UploadRequest): string {
-  if (request.kind === 'query') return `status query (${request.contentRange})`;
+  if (request.kind === 'query') return 'status query';
   return `${request.final ? 'final request' : 'chunk'} ${request.contentRange}`;
 }
 

@@ -6,12 +6,21 @@
  */
 import { exchange, type Exchanger } from '../core/exchange.js';
 import type { Lifecycle } from '../core/lifecycle.js';
-import { HttpStatusError, type ErrorContext } from '../errors.js';
+import { ChecksumMismatchError, HttpStatusError, type ErrorContext } from '../errors.js';
 import type { ResolvedOptions } from '../options/index.js';
 import { withDeadline, withRetry, type RetryNotice } from '../retry.js';
 import type { Transport, TransportAnswer } from '../transport.js';
 import { EXCERPT_CHARS } from '../upload-answers.js';
-import type { PartsCall, PartsProtocol, PartsRequest, SendOptions } from './protocol.js';
+import type { OutgoingPart, PartsCall, PartsProtocol, PartsRequest, SendOptions, StoredPart } from './protocol.js';
+
+/**
+ * How many more times a part goes after its digest was refused or echoed wrong. Its bytes are
+ * still held, so the damage was the network's (a bit flipped past TCP's checksum); a copy sent
+ * again replaces what the server kept under that part number. Outside the retry budget and
+ * without backoff: a flipped bit is not congestion, and a mismatch that repeats three times in a
+ * row is no accident on the wire, so it fails at once instead of after the whole budget.
+ */
+export const DIGEST_RESENDS = 2;
 
 export interface CallOwner {
   readonly redactedUrl: string;
@@ -53,6 +62,17 @@ export class PartsCaller implements PartsCall, Exchanger {
         context: () => this.context(),
       },
     );
+  }
+
+  /** Stores `part`, sent again (at most {@link DIGEST_RESENDS} times) while its digest does not match. */
+  async putPart(uploadId: string, part: OutgoingPart): Promise<StoredPart> {
+    for (let resends = 0; ; resends++) {
+      try {
+        return await this.protocol.putPart(this, uploadId, part);
+      } catch (error) {
+        if (!(error instanceof ChecksumMismatchError) || resends === DIGEST_RESENDS || this.life.signal.aborted) throw error;
+      }
+    }
   }
 
   async sendOnce(what: string, build: () => Promise<PartsRequest>): Promise<TransportAnswer> {

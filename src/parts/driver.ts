@@ -222,7 +222,7 @@ export class PartsDriver implements Uploader {
     const kept = keptListed(this.listed.get(part.partNumber), part, body, digests);
     if (kept) return kept;
     const uploadId = await this.session.ensure();
-    return this.protocol.putPart(this.call, uploadId, { ...part, body, digests });
+    return this.call.putPart(uploadId, { ...part, body, digests });
   }
 
   /** After every stored part: the committed offset moves over the run of finished parts from part 1. */

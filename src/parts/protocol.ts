@@ -121,7 +121,11 @@ export interface PartsProtocol {
   parseSessionUrl(url: string): string | undefined;
   /** Starts a multipart upload; its id (Azure: made up locally, no request). */
   create(call: PartsCall): Promise<string>;
-  /** Stores one part (retried by the driver's `call`); throws ChecksumMismatchError when an echoed digest differs. */
+  /**
+   * Stores one part (retried by the driver's `call`); throws ChecksumMismatchError when the server
+   * refused its digest or echoed another one. The driver then sends the part again, a bounded number
+   * of times (parts/call.ts): storing a part number again must replace what was stored under it.
+   */
   putPart(call: PartsCall, uploadId: string, part: OutgoingPart): Promise<StoredPart>;
   /** Every part already stored for `uploadId`, every page; SessionExpiredError when the upload is gone. */
   listParts(call: PartsCall, uploadId: string): Promise<ReadonlyMap<number, ListedPart>>;

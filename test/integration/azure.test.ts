@@ -114,11 +114,32 @@ describe('azure: faults', () => {
     expect(outcome.wire).toEqual(['block 1 201', 'block 2 201', 'commit dropped', 'commit 201', 'head 200']);
   });
 
-  it('a block corrupted on the wire is refused by its MD5: RWS_CHECKSUM_MISMATCH, nothing committed', async () => {
-    azurite.proxy?.addFault({ fault: 'corrupt-byte', method: 'PUT', on: 2 });
-    const outcome = await upload('faults/corrupt', 3 * BLOCK, { queueSize: 1 });
+  it.each([
+    ['first', 1],
+    ['middle', 2],
+    ['final', 3],
+  ])('the %s block corrupted on the wire once: refused by its MD5, staged again, the blob is exact (one extra request)', async (_name, on) => {
+    azurite.proxy?.addFault({ fault: 'corrupt-byte', method: 'PUT', on, times: 1 });
+    const outcome = await upload(`faults/corrupt-once-${on}`, 3 * BLOCK, { queueSize: 1 });
+    expect(outcome.error).toBeUndefined();
+    expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
+    expect(outcome.stream.result?.verified).toBe(true);
+    const blocks = outcome.wire.filter((line) => line.startsWith('block'));
+    expect(blocks).toHaveLength(4);
+    expect(blocks[on - 1]).toBe(`block ${on} 400`);
+    expect(blocks[on]).toBe(`block ${on} 201`);
+  });
+
+  it.each([
+    ['first', 1],
+    ['middle', 2],
+    ['final', 3],
+  ])('the %s block corrupted on every send: RWS_CHECKSUM_MISMATCH after 2 resends, nothing committed', async (_name, on) => {
+    azurite.proxy?.addFault({ fault: 'corrupt-byte', method: 'PUT', on, times: 10 });
+    const outcome = await upload(`faults/corrupt-${on}`, 3 * BLOCK, { queueSize: 1 });
     expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH' });
     expect(outcome.stored).toBeUndefined();
+    expect(outcome.wire.filter((line) => line === `block ${on} 400`)).toHaveLength(3);
     expect(outcome.wire.some((line) => line.startsWith('commit'))).toBe(false);
   });
 

@@ -154,10 +154,28 @@ describe('s3: faults on real sockets', () => {
     expect(outcome.wire.filter((line) => line.startsWith('complete'))).toEqual(['complete 200', 'complete 404']);
   });
 
-  it('a corrupted part is refused by S3 (BadDigest) → RWS_CHECKSUM_MISMATCH, nothing completed, upload aborted', async () => {
-    const outcome = await uploadS3({ size: 2 * PART + 1, faults: [{ fault: 'corrupt-byte', method: 'PUT', on: 2 }] });
+  it.each([
+    ['first', 1],
+    ['middle', 2],
+    ['final', 3],
+  ])('the %s part corrupted on the wire once: refused by its digest, sent again, the object is exact (one extra request)', async (_name, on) => {
+    const outcome = await uploadS3({ size: 2 * PART + 1, s3: { queueSize: 1 }, faults: [{ fault: 'corrupt-byte', method: 'PUT', on, times: 1 }] });
+    expectStoredExactly(outcome);
+    const parts = outcome.wire.filter((line) => line.startsWith('part'));
+    expect(parts).toHaveLength(4);
+    expect(parts.filter((line) => line === `part${on} 200`)).toHaveLength(1);
+    expect(parts[on - 1]).toMatch(new RegExp(`^part${on} 400$`));
+  });
+
+  it.each([
+    ['first', 1],
+    ['middle', 2],
+    ['final', 3],
+  ])('the %s part corrupted on every send → RWS_CHECKSUM_MISMATCH after 2 resends, nothing completed, upload aborted', async (_name, on) => {
+    const outcome = await uploadS3({ size: 2 * PART + 1, s3: { queueSize: 1 }, faults: [{ fault: 'corrupt-byte', method: 'PUT', on, times: 10 }] });
     expect(outcome.error).toMatchObject({ code: 'RWS_CHECKSUM_MISMATCH' });
     expect(outcome.stored).toBeUndefined();
+    expect(outcome.wire.filter((line) => line === `part${on} 400`)).toHaveLength(3);
     expect(outcome.wire.some((line) => line.startsWith('complete'))).toBe(false);
     expect(outcome.wire.at(-1)).toBe('abort 204');
     expect(s3.openUploads().filter((upload) => upload.key.endsWith(outcome.key))).toEqual([]);

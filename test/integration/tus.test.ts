@@ -145,6 +145,17 @@ describe('tus: faults on real sockets', () => {
     expectStoredExactly(await uploadTus({ size: K256 + 1, faults: [{ fault: 'return-503', method: 'HEAD' }] }));
   });
 
+  it.each([
+    ['403', { fault: 'return-403', method: 'HEAD' }, 'RWS_HTTP_STATUS'],
+    ['503 for good', { fault: 'return-503', method: 'HEAD', times: 100 }, 'RWS_RETRIES_EXHAUSTED'],
+  ] as const)('a HEAD answered %s: the error names it a status query, in no other protocol\'s words', async (_name, fault, code) => {
+    const outcome = await uploadTus({ size: K256 + 1, faults: [fault], options: { retry: { retries: 2 } } });
+    expect(outcome.error).toMatchObject({ code });
+    const message = (outcome.error as Error).message;
+    expect(message).toMatch(/status query/);
+    expect(message).not.toMatch(/bytes \*\/|Content-Range/);
+  });
+
   it('a final PATCH whose answer is lost: the HEAD shows the upload complete and the length is not sent again', async () => {
     const outcome = await uploadTus({ size: K256 + 10, faults: [{ fault: 'lose-final-answer', method: 'PATCH', on: 2 }] });
     expectStoredExactly(outcome);

@@ -22,8 +22,11 @@ import { authorize } from './auth.js';
 import type { ResolvedAzure } from './options.js';
 import { AZURE_LIMITS, blockId, blockListBody, isUploadId, newUploadId, parseAzureError, parseBlockId, parseBlockLists, UPLOAD_PARAM, withQuery } from './wire.js';
 
-/** Error codes that mean the bytes Azure received are not the ones whose digest was sent. */
-const DIGEST_CODES = new Set(['Md5Mismatch', 'Crc64Mismatch']);
+/**
+ * Error codes that mean the bytes Azure received are not the ones whose digest was sent (InvalidMd5:
+ * the Content-MD5 we computed arrived unreadable). The parts driver sends such a block again.
+ */
+const DIGEST_CODES = new Set(['Md5Mismatch', 'Crc64Mismatch', 'InvalidMd5']);
 /** Azurite answers a wrong block MD5 with InvalidOperation and this message, not Azure's Md5Mismatch. */
 const AZURITE_MD5_MISMATCH = /contentMD5 doesn't match/i;
 /**
