@@ -9,7 +9,7 @@
  * just a prefix that every block id of one stream carries.
  */
 import { randomBytes } from 'node:crypto';
-import { XMLParser } from 'fast-xml-parser';
+import { parseXml } from '../xml.js';
 import type { PartLimits } from '../../parts/protocol.js';
 
 /** The REST version every request asks for (x-ms-version): accepted by Azure and by Azurite 3.35. */
@@ -128,16 +128,6 @@ export interface ListedBlock {
 export interface BlockLists {
   readonly committed: readonly ListedBlock[];
   readonly uncommitted: readonly ListedBlock[];
-}
-
-const parser = new XMLParser({ parseTagValue: false, ignoreDeclaration: true });
-
-function parseXml(body: string): Record<string, unknown> {
-  try {
-    return parser.parse(body) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
 }
 
 /** Get Block List's answer; undefined when the body is not a `<BlockList>` (or a block lacks its name or size). */

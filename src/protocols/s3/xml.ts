@@ -1,19 +1,9 @@
 /**
- * S3's XML (the only fast-xml-parser importer): the `<Error>` of an answer (also inside a 200 of
+ * S3's XML (read through protocols/xml.ts): the `<Error>` of an answer (also inside a 200 of
  * CompleteMultipartUpload, which S3 documents as a failure), CreateMultipartUpload's upload id,
  * ListParts pages, Complete's result, and Complete's own body.
  */
-import { XMLParser } from 'fast-xml-parser';
-
-const parser = new XMLParser({ parseTagValue: false, ignoreDeclaration: true });
-
-function parseXml(body: string): Record<string, unknown> {
-  try {
-    return parser.parse(body) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
-}
+import { parseXml } from '../xml.js';
 
 export interface S3ErrorBody {
   readonly code: string;
