@@ -8,7 +8,7 @@
 //
 //   node bench/callgrind.mjs [--small-mib 16] [--large-mib 48] [--chunk-mib 8] [--fresh]
 //                            [--old PATH/TO/OLDER/dist] [--new PATH/TO/dist] [--only raw,false,crc32c]
-//                            [--protocol gcs|s3] [--results]
+//                            [--protocol gcs|s3] [--s3-verify] [--results]
 //
 // Writes bench/out/callgrind.md (and keeps the larger runs' callgrind files in bench/out/ for
 // callgrind_annotate); `--results` also puts it between bench/RESULTS.md's callgrind.mjs markers.
@@ -31,6 +31,8 @@ const NEW = option('--new', undefined);
 const ONLY = option('--only', undefined)?.split(',');
 // `--protocol s3`: the parts driver against the loopback S3 server (raw: one signed PutObject).
 const S3 = option('--protocol', 'gcs') === 's3';
+// `--s3-verify`: the S3 server checks and echoes x-amz-checksum-crc32c, so parts carry no Content-MD5 fallback.
+const S3_SERVER = JSON.stringify({ s3: true, ...(args.includes('--s3-verify') ? { verifyDigests: true } : {}) });
 const SOURCE = args.includes('--fresh') ? {} : { copy: false };
 const MiB = 1024 * 1024;
 const out = join(here, 'out');
@@ -48,7 +50,7 @@ const scenarios = [
 ].filter(({ key }) => !ONLY || ONLY.includes(key));
 
 function startServer() {
-  const child = spawn(process.execPath, [join(here, 'server.mjs'), S3 ? '{"s3":true}' : '{}'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(here, 'server.mjs'), S3 ? S3_SERVER : '{}'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolvePromise) => {
     child.stdout.once('data', (chunk) => {
       resolvePromise({ url: JSON.parse(String(chunk)).url, stop: () => new Promise((done) => { child.once('exit', done); child.kill('SIGTERM'); }) });

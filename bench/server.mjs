@@ -1,6 +1,7 @@
 // The loopback server in its own process, so the benchmarked client has the cores it needs.
 // Usage: node bench/server.mjs '{"latencyMs":30,"bandwidth":100000000}'  → prints {"url":…}
-// With {"s3":true}: the loopback S3 server instead (keeps sizes and ETags, not bytes; checks no digest).
+// With {"s3":true}: the loopback S3 server instead (keeps sizes and ETags, not bytes; checks no digest,
+// so our parts fall back to Content-MD5; {"s3":true,"verifyDigests":true} checks and echoes CRC32C).
 // With {"tus":true}: @tus/server (the real one) over a store that counts bytes and keeps none.
 // With {"host":"10.99.0.2","port":8080}: listens there instead of 127.0.0.1 (the shaped link of
 // bench/link.mjs, where the client is in another network namespace).
@@ -12,7 +13,7 @@ if (host !== undefined) listenOn(host);
 const server = tus
   ? await startTusServer()
   : s3
-    ? await createS3TestServer({ storeObjects: false, verifyDigests: false })
+    ? await createS3TestServer({ storeObjects: false, verifyDigests: false, ...options })
     : await createTestServer({ storeObjects: false, digests: false, ...options });
 // The session URIs the server hands out are built from its url: they must name the host too.
 if (host !== undefined && !s3) server.url = server.url.replace('127.0.0.1', host);
