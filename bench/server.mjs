@@ -2,7 +2,8 @@
 // Usage: node bench/server.mjs '{"latencyMs":30,"bandwidth":100000000}'  → prints {"url":…}
 // With {"s3":true}: the loopback S3 server instead (keeps sizes and ETags, not bytes). It verifies and
 // echoes the digests a part carries, as S3 does: a server that echoes none makes our client send each
-// part again with Content-MD5 (its fallback for servers that ignore CRC32C), which is not what S3 costs.
+// part again with Content-MD5 (its fallback for servers that ignore CRC32C), which is not what S3 costs
+// ({"s3":true,"verifyDigests":false} is such a server).
 // With {"tus":true}: @tus/server (the real one) over a store that counts bytes and keeps none.
 // With {"host":"10.99.0.2","port":8080}: listens there instead of 127.0.0.1 (the shaped link of
 // bench/link.mjs, where the client is in another network namespace); the port applies to both servers.
@@ -14,7 +15,7 @@ if (host !== undefined) listenOn(host, options.port ?? 0);
 const server = tus
   ? await startTusServer()
   : s3
-    ? await createS3TestServer({ storeObjects: false })
+    ? await createS3TestServer({ storeObjects: false, ...options })
     : await createTestServer({ storeObjects: false, digests: false, ...options });
 // The session URIs the server hands out are built from its url: they must name the host too.
 if (host !== undefined && !s3 && !tus) server.url = server.url.replace('127.0.0.1', host);

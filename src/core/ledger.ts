@@ -3,8 +3,13 @@
  * reference; once the server has committed a prefix, its bytes are hashed (whole-stream digests,
  * fed in order), dropped, and a checkpoint is cut when the committed offset moved. The peak of
  * bytes held is kept for the README's memory figures.
+ *
+ * A held range whose own CRC32C was computed already (a part's digest, the final request's) is
+ * combined on release instead of hashed again — only when it is released whole: the bytes held are
+ * the very bytes that were hashed (nothing overwrites them), and a range released in pieces is
+ * hashed as before, so the CRC32C state stays that of exactly the bytes [0, released).
  */
-import { StreamDigests, type ChecksumOption, type Digests } from '../checksum.js';
+import { StreamDigests, crc32cOf, type ChecksumOption, type Digests } from '../checksum.js';
 import { ReplayBuffer } from '../replay-buffer.js';
 
 /** What a checkpoint needs from the ledger: the hashed (= committed) offset and the CRC32C state. */
@@ -18,6 +23,8 @@ export class CommittedLedger {
   digests: StreamDigests;
   peakBytesRetained = 0;
   private lastCheckpoint: number;
+  /** Own CRC32C of held ranges, by start offset. */
+  private knownCrc32c = new Map<number, { readonly length: number; readonly crc32c: number }>();
 
   constructor(
     private readonly checksum: ChecksumOption,
@@ -34,6 +41,13 @@ export class CommittedLedger {
     this.buffer = new ReplayBuffer(offset);
     this.digests = new StreamDigests(this.checksum, { offset, crc32cState });
     this.lastCheckpoint = offset;
+    this.knownCrc32c.clear();
+  }
+
+  /** Records the CRC32C of held bytes [start, start + length), so that releasing them need not hash them. */
+  knowCrc32c(start: number, length: number, crc32c: number | undefined): void {
+    if (crc32c === undefined || length === 0 || !this.digests.usesCrc32c || start < this.buffer.releasedOffset) return;
+    this.knownCrc32c.set(start, { length, crc32c });
   }
 
   append(chunk: Uint8Array): void {
@@ -46,9 +60,29 @@ export class CommittedLedger {
     const from = this.buffer.releasedOffset;
     const upTo = Math.min(committed, this.buffer.bytesAppended, from + maxBytes);
     if (upTo <= from) return 0;
-    this.digests.update(this.buffer.view(from, upTo - from));
+    for (let at = from; at < upTo; ) at = this.hashFrom(at, upTo);
+    for (const start of this.knownCrc32c.keys()) if (start < upTo) this.knownCrc32c.delete(start);
     this.buffer.release(upTo);
     return upTo - from;
+  }
+
+  /** Hashes (or combines) held bytes from `at` up to the end of a known range or the next one's start; where it stopped. */
+  private hashFrom(at: number, upTo: number): number {
+    const known = this.knownCrc32c.get(at);
+    if (known !== undefined && at + known.length <= upTo) {
+      this.digests.update(this.buffer.view(at, known.length), known.crc32c);
+      return at + known.length;
+    }
+    const end = this.nextKnownStart(at, upTo);
+    this.digests.update(this.buffer.view(at, end - at));
+    return end;
+  }
+
+  /** Where the next known range after `at` starts, or `upTo`: bytes before it are hashed. */
+  private nextKnownStart(at: number, upTo: number): number {
+    let next = upTo;
+    for (const start of this.knownCrc32c.keys()) if (start > at && start < next) next = start;
+    return next;
   }
 
   /** Emits a checkpoint when the hashed offset moved past the last one (`force`: the first one, at any offset). */
@@ -62,9 +96,16 @@ export class CommittedLedger {
     return { bytesCommitted: this.digests.offset, ...(this.digests.usesCrc32c ? { crc32cState: this.digests.crc32cState } : {}) };
   }
 
-  /** The whole stream's digests once every byte is hashed. */
+  /**
+   * The whole stream's digests once every byte is hashed, `rest` being the held bytes from the
+   * hashed offset on; their CRC32C is kept, so that releasing them does not hash them again.
+   */
   wholeDigests(rest: readonly Uint8Array[] = []): Digests {
-    return this.digests.digestWith(rest);
+    if (!this.digests.usesCrc32c || rest.length === 0) return this.digests.digestWith(rest);
+    const crc32c = crc32cOf(rest);
+    const { offset } = this.digests;
+    if (sameMemory(rest, this.buffer.view(offset, this.buffer.bytesAppended - offset))) this.knowCrc32c(offset, this.buffer.bytesAppended - offset, crc32c);
+    return this.digests.digestWith(rest, crc32c);
   }
 
   /** Bytes held from `start`, by reference. */
@@ -75,4 +116,12 @@ export class CommittedLedger {
   clear(): void {
     this.buffer.clear();
   }
+}
+
+/** Whether two lists of views cover the very same memory, piece by piece (so the same bytes). */
+function sameMemory(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((piece, index) => {
+    const other = b[index] as Uint8Array;
+    return piece.buffer === other.buffer && piece.byteOffset === other.byteOffset && piece.byteLength === other.byteLength;
+  });
 }

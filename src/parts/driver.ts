@@ -15,7 +15,7 @@
  * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
  */
 import { makeCheckpoint, type Checkpoint } from '../checkpoint.js';
-import { StreamDigests } from '../checksum.js';
+import { StreamDigests, crcFromDigests } from '../checksum.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
@@ -219,6 +219,8 @@ export class PartsDriver implements Uploader {
   private async sendPart(part: PlannedPart): Promise<StoredPart> {
     const body = this.ledger.view(part.start, part.length);
     const digests = new StreamDigests(this.protocol.partChecksum(this.options.checksum)).digestWith(body);
+    // The stream's CRC32C is combined from the parts' on release: their bytes are hashed once.
+    this.ledger.knowCrc32c(part.start, part.length, crcFromDigests(digests));
     const kept = keptListed(this.listed.get(part.partNumber), part, body, digests);
     if (kept) return kept;
     const uploadId = await this.session.ensure();
