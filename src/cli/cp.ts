@@ -6,12 +6,12 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createFileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore, type ChecksumOption, type ProtocolName, type ResumableWriteStreamOptions } from '../index.js';
+import { createFileCheckpointStore, parseCheckpoint, type Checkpoint, type CheckpointStore, type ProtocolName, type ResumableWriteStreamOptions } from '../index.js';
 import { runCopy, type CopyPlan } from './cp-run.js';
 import { checkPlacement, destinationId, destinationProtocol, parseDestination, targetOptions, type ObjectProperties, type TargetFlags } from './cp-targets.js';
 import { err } from './output.js';
 import { trackSaves } from './tracked-store.js';
-import { parseCount, parseSize, UsageError } from './units.js';
+import { parseChecksum, parseCount, parseHeaders, parseSize, UsageError } from './units.js';
 
 const OPTIONS = {
   protocol: { type: 'string' },
@@ -122,22 +122,7 @@ function parseMetadata(pairs: string[]): Record<string, string> {
   return metadata;
 }
 
-function parseChecksum(value: string | undefined): ChecksumOption {
-  if (value === undefined) return 'crc32c';
-  if (value === 'none') return false;
-  if (value === 'crc32c' || value === 'md5' || value === 'both') return value;
-  throw new UsageError(`--checksum expects crc32c, md5, both or none, not ${JSON.stringify(value)}`);
-}
 
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header expects 'Name: value', not ${JSON.stringify(line)}`);
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
 
 // --- checkpoints --------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 /**
- * Human sizes and durations for the command line. IEC suffixes are powers of 1024 (KiB, MiB,
+ * Flag values for the command line: human sizes and durations, counts, checksums and headers. IEC suffixes are powers of 1024 (KiB, MiB,
  * GiB, and bare K, M, G as dd reads them); SI suffixes are powers of 1000 (KB, MB, GB).
  */
+import type { ChecksumOption } from '../index.js';
+
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
   k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4,
@@ -50,4 +52,23 @@ export function formatBytes(bytes: number): string {
     index++;
   }
   return `${value.toFixed(1)} ${units[index]}`;
+}
+
+/** `--checksum crc32c|md5|both|none`. */
+export function parseChecksum(value: string | undefined): ChecksumOption {
+  if (value === undefined) return 'crc32c';
+  if (value === 'none') return false;
+  if (value === 'crc32c' || value === 'md5' || value === 'both') return value;
+  throw new UsageError(`--checksum expects crc32c, md5, both or none, not ${JSON.stringify(value)}`);
+}
+
+/** `--header 'Name: value'`, repeatable; names lower-cased, as the `headers` option keeps them. */
+export function parseHeaders(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new UsageError(`--header expects 'Name: value', not ${JSON.stringify(line)}`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
 }

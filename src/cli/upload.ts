@@ -1,5 +1,5 @@
 /** `rws upload`: its arguments, the run, and what it says when the upload fails. */
-import { createReadStream, readFileSync, statSync, existsSync } from 'node:fs';
+import { createReadStream, statSync, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,6 @@ import {
   ResumableUploadError,
   SizeMismatchError,
   type Checkpoint,
-  type ChecksumOption,
   type ProtocolName,
   type ResumableWriteStreamOptions,
 } from '../index.js';
@@ -20,7 +19,8 @@ import { isOffsetProtocolName, PROTOCOLS } from '../protocols/index.js';
 import { inFlags, UPLOAD_FLAGS } from './output.js';
 import { createReporter, type FailureSummary, type ReporterMode } from './reporters.js';
 import { trackSaves, type TrackedStore } from './tracked-store.js';
-import { parseCount, parseSize, UsageError } from './units.js';
+import { readCheckpointFile, sameUrl } from './upload-checkpoint.js';
+import { parseChecksum, parseCount, parseHeaders, parseSize, UsageError } from './units.js';
 
 const OPTIONS = {
   gzip: { type: 'boolean' },
@@ -127,24 +127,6 @@ function checkpointFileOf(values: Values): string | undefined {
   return values.resume ?? values.checkpoint;
 }
 
-/** The checkpoint in a --resume file; undefined when there is none (a finished upload removes it). */
-function readCheckpointFile(file: string): Checkpoint | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`--resume ${file}: cannot read it (${String((error as NodeJS.ErrnoException).code)})`);
-  }
-  try {
-    return parseCheckpoint(JSON.parse(text));
-  } catch (error) {
-    // JSON.parse quotes the text it choked on, and the file holds the session URL: not repeated.
-    const why = error instanceof SyntaxError ? 'not JSON' : (error as Error).message.replace(/`/g, '');
-    throw new UsageError(`--resume ${file} is not a checkpoint file (${why})`);
-  }
-}
-
 /**
  * `--resume FILE` resumes from FILE's checkpoint; with the session URL and no checkpoint in FILE,
  * from wherever the server stands (as --continue) while saving to FILE. Without either, there is
@@ -166,14 +148,6 @@ function resumeOption(values: Values, saved: Checkpoint | undefined, url: string
     return { resume: parseCheckpoint({ version: 1, url, protocol, bytesCommitted: 0 }) };
   }
   return {};
-}
-
-function sameUrl(a: string, b: string): boolean {
-  try {
-    return new URL(a).href === new URL(b).href;
-  } catch {
-    return a === b;
-  }
 }
 
 /** gcs unless said otherwise; a checkpoint file says its own protocol, which --protocol/--s3 must match. */
@@ -200,22 +174,7 @@ function parseS3Target(values: Values) {
   };
 }
 
-function parseChecksum(value: string | undefined): ChecksumOption {
-  if (value === undefined) return 'crc32c';
-  if (value === 'none') return false;
-  if (value === 'crc32c' || value === 'md5' || value === 'both') return value;
-  throw new UsageError(`--checksum expects crc32c, md5, both or none, not ${JSON.stringify(value)}`);
-}
 
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header expects 'Name: value', not ${JSON.stringify(line)}`);
-    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
 
 // --- the run ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 import { makeCheckpoint } from '../checkpoint.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
+import { SkeletonDriver } from '../core/skeleton-driver.js';
 import { SizeMismatchError, type ErrorContext } from '../errors.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { UploadProtocol } from './protocol.js';
@@ -28,7 +29,7 @@ import { UploadState } from './upload-state.js';
 /** Bytes hashed per turn of the event loop when hashing confirmed bytes in the background. */
 const RELEASE_SLICE = 1024 * 1024;
 
-export class OffsetDriver implements Uploader {
+export class OffsetDriver extends SkeletonDriver implements Uploader {
   readonly state: UploadState;
   readonly life: Lifecycle;
   readonly ledger: CommittedLedger;
@@ -47,6 +48,7 @@ export class OffsetDriver implements Uploader {
     readonly transport: Transport,
     private readonly hooks: UploaderHooks,
   ) {
+    super();
     this.state = new UploadState(options.chunkSize, options.totalSize);
     this.life = new Lifecycle({ signal: options.signal, finalVerb: 'finalized', context: () => this.context() });
     this.ledger = new CommittedLedger(options.checksum, (mark) => this.hooks.onCheckpoint(this.checkpointAt(mark)));
@@ -60,32 +62,12 @@ export class OffsetDriver implements Uploader {
     return this.options.resume !== undefined;
   }
 
-  get buffer(): { readonly bytesRetained: number } {
-    return this.ledger.buffer;
-  }
-
-  get peakBytesRetained(): number {
-    return this.ledger.peakBytesRetained;
-  }
-
   get result(): UploadResult | undefined {
     return this.talk.result;
   }
 
   get redactedUrl(): string {
     return this.session.redactedUrl;
-  }
-
-  get ready(): Promise<number> {
-    return this.life.ready;
-  }
-
-  get isReady(): boolean {
-    return this.life.isReady;
-  }
-
-  get failed(): Error | undefined {
-    return this.life.failed;
   }
 
   context(): ErrorContext {

@@ -18,6 +18,7 @@ import { makeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { StreamDigests, crcFromDigests } from '../checksum.js';
 import { CommittedLedger, type LedgerMark } from '../core/ledger.js';
 import { Lifecycle } from '../core/lifecycle.js';
+import { SkeletonDriver } from '../core/skeleton-driver.js';
 import { SessionExpiredError, SizeMismatchError, redactUrl, type ErrorContext } from '../errors.js';
 import type { ResolvedOptions } from '../options/index.js';
 import type { RetryNotice } from '../retry.js';
@@ -32,11 +33,11 @@ import { adoptCommitted, keptListed, listStored, loadResumed } from './resume.js
 import { PartsSession } from './session.js';
 
 
-export class PartsDriver implements Uploader {
+export class PartsDriver extends SkeletonDriver implements Uploader {
   result: UploadResult | undefined;
   private plan: PartPlan;
-  private readonly life: Lifecycle;
-  private readonly ledger: CommittedLedger;
+  protected readonly life: Lifecycle;
+  protected readonly ledger: CommittedLedger;
   private readonly call: PartsCaller;
   private readonly session: PartsSession;
   private readonly stored = new Map<number, StoredPart>();
@@ -52,6 +53,7 @@ export class PartsDriver implements Uploader {
     transport: Transport,
     private readonly hooks: UploaderHooks,
   ) {
+    super();
     this.plan = this.planFrom(options.chunkSize);
     this.life = new Lifecycle({ signal: options.signal, finalVerb: 'completed', context: () => this.context() });
     this.ledger = new CommittedLedger(options.checksum, (mark) => this.hooks.onCheckpoint(this.checkpointAt(mark)));
@@ -61,26 +63,6 @@ export class PartsDriver implements Uploader {
 
   get state(): PartPlan {
     return this.plan;
-  }
-
-  get buffer(): { readonly bytesRetained: number } {
-    return this.ledger.buffer;
-  }
-
-  get peakBytesRetained(): number {
-    return this.ledger.peakBytesRetained;
-  }
-
-  get ready(): Promise<number> {
-    return this.life.ready;
-  }
-
-  get isReady(): boolean {
-    return this.life.isReady;
-  }
-
-  get failed(): Error | undefined {
-    return this.life.failed;
   }
 
   get redactedUrl(): string {
