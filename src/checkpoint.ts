@@ -9,7 +9,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CheckpointError, redactUrl, ResumeMismatchError, type ErrorContext } from './errors.js';
 import type { ProtocolName } from './protocol.js';
-import { isProtocolName } from './protocols/index.js';
+import { isProtocolName, protocolNames } from './protocols/index.js';
 
 export interface Checkpoint {
   readonly version: 1;
@@ -63,7 +63,7 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     throw new TypeError('Expected a checkpoint with a non-negative integer `bytesCommitted`');
   }
   if (raw.protocol !== undefined && !isProtocolName(raw.protocol)) {
-    throw new TypeError(`Expected a checkpoint \`protocol\` to be 'gcs', 'tus', 's3' or 'azure', received ${JSON.stringify(raw.protocol)}`);
+    throw new TypeError(`Expected a checkpoint \`protocol\` to be ${protocolNames().map((name) => `'${name}'`).join(', ')}, received ${JSON.stringify(raw.protocol)}`);
   }
   const partSize = raw.partSize;
   if (partSize !== undefined && (!Number.isSafeInteger(partSize) || (partSize as number) < 1)) {

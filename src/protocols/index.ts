@@ -37,6 +37,11 @@ export function isPartsProtocolName(value: unknown): value is PartsProtocolName 
   return typeof value === 'string' && Object.hasOwn(PARTS_PROTOCOLS, value);
 }
 
+/** Every protocol name, offset then parts, for messages that list them. */
+export function protocolNames(): string[] {
+  return [...Object.keys(PROTOCOLS), ...Object.keys(PARTS_PROTOCOLS)];
+}
+
 /** Whether `value` names any protocol the stream speaks (checkpoints, the CLI). */
 export function isProtocolName(value: unknown): value is ProtocolName {
   return isOffsetProtocolName(value) || isPartsProtocolName(value);
