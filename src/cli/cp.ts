@@ -71,7 +71,7 @@ export function planCopy(args: string[]): CopyPlan {
     ...(values['chunk-size'] === undefined ? {} : { chunkSize: parseSize('--chunk-size', values['chunk-size']) }),
     ...(totalSize === undefined ? {} : { totalSize }),
     checksum: parseChecksum(values.checksum),
-    headers: { ...parseHeaders(values.header ?? []), ...target.headers },
+    headers: { ...lowerCased(parseHeaders(values.header ?? [])), ...target.headers },
     ...(file === undefined ? {} : { checkpointStore: trackSaves(taggedStore(createFileCheckpointStore(file), id)) }),
     ...(values.retries === undefined ? {} : { retry: { retries: parseCount('--retries', values.retries) } }),
     ...(flags.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
@@ -170,4 +170,9 @@ function checkpointFor(file: string, id: string, protocol: ProtocolName): Checkp
 function resumeOptions(target: Partial<ResumableWriteStreamOptions>, saved: Checkpoint): Partial<ResumableWriteStreamOptions> {
   const { url: _created, ...rest } = target;
   return { ...rest, protocol: saved.protocol, resume: saved };
+}
+
+/** Header names lower-cased, so a --header and an object flag naming the same header meet as one. */
+function lowerCased(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }

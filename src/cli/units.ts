@@ -62,13 +62,13 @@ export function parseChecksum(value: string | undefined): ChecksumOption {
   throw new UsageError(`--checksum expects crc32c, md5, both or none, not ${JSON.stringify(value)}`);
 }
 
-/** `--header 'Name: value'`, repeatable; names lower-cased, as the `headers` option keeps them. */
+/** `--header 'Name: value'`, repeatable; names as given (errors quote them so). */
 export function parseHeaders(lines: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new UsageError(`--header expects 'Name: value', not ${JSON.stringify(line)}`);
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
   return headers;
 }
