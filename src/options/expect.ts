@@ -50,6 +50,12 @@ export function expectString(name: string, value: unknown): string {
   return value;
 }
 
+/** A non-empty string that is a secret: a wrong one is described by its kind only, never shown. */
+export function expectSecret(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${typeof value === 'string' ? 'an empty string' : typeof value}`);
+  return value;
+}
+
 export function optionalString(name: string, value: unknown): string | undefined {
   return value === undefined ? undefined : expectString(name, value);
 }

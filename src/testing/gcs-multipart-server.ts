@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmedRule, type FaultRule, type RequestFacts } from './faults.js';
+import { drain, readBody, headerValue as header } from './http-harness.js';
 import { assemble, errorXml, escapeXml, GcsXmlFailure, listPartsXml, newUploadId, parsePartNumber, storePart, digestsOf, checkGoogHash, type OpenUpload } from './gcs-multipart-rules.js';
 import { verifySignature } from './s3-server/sigv4.js';
 import type { StoredObject } from './upload-session.js';
@@ -116,7 +117,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     const rule = this.takeRule(upload, { kind: 'upload', number: ++upload.uploads, finalizing, start: 0, end: length }, entry);
     const cut = rule ? await this.applyFault(req, res, entry, upload, rule, length) : false;
     if (cut) return;
-    const body = await readBody(req);
+    const body = await wholeBody(req);
     if (body === undefined) return void (entry.status = 'reset');
     const corrupt = rule?.parsed.kind === 'corrupt-byte';
     if (partNumber !== undefined) return this.putPart(res, entry, upload, partNumber, body, corrupt);
@@ -156,7 +157,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
 
   /** The single PUT of a whole object: its `x-goog-hash` checked; the object has both digests. */
   private async putObject(req: IncomingMessage, res: ServerResponse, entry: MultipartLogEntry, bucket: string, name: string): Promise<void> {
-    const body = await readBody(req);
+    const body = await wholeBody(req);
     if (body === undefined) return void (entry.status = 'reset');
     const digests = digestsOf(body);
     checkGoogHash(entry.googHash, digests);
@@ -209,7 +210,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
       throw new GcsXmlFailure(404, 'NoSuchUpload', 'The requested upload was not found.');
     }
     if (fault.kind !== 'status' && fault.kind !== 'reset') return false;
-    if (fault.afterBytes !== undefined) await readBody(req, Math.min(fault.afterBytes, length));
+    if (fault.afterBytes !== undefined) await readBody(req, { limit: Math.min(fault.afterBytes, length), keepBytes: false });
     if (fault.kind === 'reset') {
       entry.status = 'reset';
       req.socket.destroy();
@@ -246,37 +247,8 @@ function corruptObject(object: StoredObject): StoredObject {
   return { ...object, data, crc32c: digestsOf(data).crc32c };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The whole body (or its first `limit` bytes, then reading stops); undefined when the client went away. */
-function readBody(req: IncomingMessage, limit?: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (value: Buffer | undefined) => {
-      req.off('data', onData);
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (limit !== undefined && size >= limit) {
-        req.pause();
-        finish(Buffer.concat(chunks).subarray(0, limit));
-      }
-    };
-    if (limit === 0) return finish(Buffer.alloc(0));
-    req.on('data', onData);
-    req.once('end', () => finish(Buffer.concat(chunks)));
-    req.once('close', () => finish(req.complete ? Buffer.concat(chunks) : undefined));
-    req.once('error', () => finish(undefined));
-  });
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  if (req.complete || req.readableEnded) return;
-  await readBody(req);
+/** The whole body; undefined when the client went away before sending all of it. */
+async function wholeBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const body = await readBody(req);
+  return body.aborted ? undefined : body.bytes;
 }

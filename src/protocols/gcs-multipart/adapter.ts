@@ -31,12 +31,10 @@ export function createGcsMultipartProtocol(gcs: ResolvedGcsMultipart): PartsProt
 class GcsMultipartProtocol implements PartsProtocol {
   readonly limits = GCS_MULTIPART_LIMITS;
   readonly targetUrl: string;
-  readonly queueSize: number;
   readonly leavePartsOnError: boolean;
 
   constructor(private readonly gcs: ResolvedGcsMultipart) {
     this.targetUrl = gcs.objectUrl;
-    this.queueSize = gcs.queueSize;
     this.leavePartsOnError = gcs.leavePartsOnError;
   }
 

@@ -6,6 +6,7 @@
  * key (SigV4, which GCS's XML API accepts as S3-compatible signing).
  */
 import { gcsAuthHeaders, gcsEndpoint, type GcsCredentialOptions, type GoogleAuthLike } from '../../credentials/gcs.js';
+import { expectObject, expectSecret, expectString, optionalBoolean } from '../../options/expect.js';
 import type { ProtocolOptionsContext, ProtocolOptionsHook } from '../../options/protocol-hook.js';
 import { refuseInsecureHttp } from '../../options/url-policy.js';
 import type { PartsRequest } from '../../parts/protocol.js';
@@ -92,7 +93,7 @@ export function validateGcsMultipart(value: unknown, context: ProtocolOptionsCon
     objectUrl: `${endpoint}/${encodeURIComponent(bucket)}/${encodeKey(name)}`,
     authorize: authorizer(gcs, custom),
     queueSize: context.queueSize,
-    leavePartsOnError: expectBoolean('gcs.leavePartsOnError', gcs.leavePartsOnError) ?? context.resumable,
+    leavePartsOnError: optionalBoolean('gcs.leavePartsOnError', gcs.leavePartsOnError) ?? context.resumable,
     ...placed,
   };
 }
@@ -160,25 +161,4 @@ function namingGcs<T>(run: () => T): T {
     if (error instanceof TypeError) throw new TypeError(error.message.replace(/`(token|getToken|auth|useAuthWithCustomEndpoint)`/g, '`gcs.$1`'));
     throw error;
   }
-}
-
-function expectObject(name: string, value: unknown): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`Expected \`${name}\` to be an object, received ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
-  return value as Record<string, unknown>;
-}
-
-function expectString(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${typeof value === 'string' ? 'an empty string' : JSON.stringify(value) ?? typeof value}`);
-  return value;
-}
-
-function expectSecret(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${typeof value === 'string' ? 'an empty string' : typeof value}`);
-  return value;
-}
-
-function expectBoolean(name: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, received ${typeof value}`);
-  return value;
 }

@@ -5,7 +5,7 @@
  * policy, also when they come from the environment (named by their variable in errors).
  */
 import { defaultProviderChain, environmentCredentials, refreshingCredentials, type S3CredentialProvider, type S3Credentials } from '../../credentials/aws.js';
-import { expectObject, expectString, optionalBoolean, optionalString } from '../../options/expect.js';
+import { expectObject, expectSecret, expectString, optionalBoolean, optionalString } from '../../options/expect.js';
 import type { ProtocolOptionsContext, ProtocolOptionsHook } from '../../options/protocol-hook.js';
 import { validateCredentialUrl } from '../../options/url-policy.js';
 import { placeS3Headers, type S3Headers } from './headers.js';
@@ -77,10 +77,7 @@ export function validateS3Credentials(value: unknown): S3CredentialProvider {
     return refreshingCredentials(fromEnv ? async () => fromEnv : defaultProviderChain());
   }
   for (const field of ['accessKeyId', 'secretAccessKey', 'sessionToken'] as const) {
-    const entry = given[field];
-    if ((entry === undefined && field !== 'sessionToken') || (entry !== undefined && (typeof entry !== 'string' || entry === ''))) {
-      throw new TypeError(`Expected \`s3.credentials.${field}\` to be a non-empty string, received ${entry === undefined ? 'undefined' : typeof entry === 'string' ? 'an empty string' : typeof entry}`);
-    }
+    if (field !== 'sessionToken' || given[field] !== undefined) expectSecret(`s3.credentials.${field}`, given[field]);
   }
   const keys: S3Credentials = { accessKeyId: given.accessKeyId as string, secretAccessKey: given.secretAccessKey as string, ...(given.sessionToken ? { sessionToken: given.sessionToken } : {}) };
   return async () => keys;
