@@ -46,9 +46,58 @@ export class PartsCaller implements PartsCall, Exchanger {
   }
 
   send(what: string, build: () => Promise<PartsRequest>, body?: readonly Uint8Array[], options: SendOptions = {}): Promise<TransportAnswer> {
+    return this.sendWith(this.life.signal, (attempt) => attempt(this.life.signal), what, build, body, options);
+  }
+
+  /**
+   * The call that creates the upload: an attempt once sent is read to its end (within the request
+   * deadline) even if the upload is aborted meanwhile, so the id of an upload the server did create
+   * is known and can be cancelled, not left open (and billed). After the abort no attempt starts
+   * and no backoff is waited out.
+   */
+  forCreation(): PartsCall {
+    const { headersTimeout, bodyTimeout } = this.options.timeouts;
+    const life = this.life;
+    // The retry loop's own signal: the upload's abort, held back while an attempt is out.
+    const loop = new AbortController();
+    let sending = false;
+    life.signal.addEventListener('abort', () => sending || loop.abort(life.abortError()), { once: true });
+    const guarded = async (attempt: (signal: AbortSignal) => Promise<TransportAnswer>) => {
+      if (life.signal.aborted) throw life.abortError();
+      sending = true;
+      try {
+        return await attempt(AbortSignal.timeout(headersTimeout + bodyTimeout));
+      } catch (error) {
+        if (life.signal.aborted) loop.abort(life.abortError());
+        throw error;
+      } finally {
+        sending = false;
+      }
+    };
+    const caller = this;
+    return {
+      send: (what, build, body, options = {}) => this.sendWith(loop.signal, guarded, what, build, body, options),
+      sendOnce: (what, build) => this.sendOnce(what, build),
+      get redactedUrl() {
+        return caller.redactedUrl;
+      },
+      context: () => this.context(),
+    };
+  }
+
+  /** `send` with the retry loop's signal and how each attempt gets its own (see forCreation). */
+  private sendWith(
+    loopSignal: AbortSignal,
+    withSignal: (attempt: (signal: AbortSignal) => Promise<TransportAnswer>) => Promise<TransportAnswer>,
+    what: string,
+    build: () => Promise<PartsRequest>,
+    body: readonly Uint8Array[] | undefined,
+    options: SendOptions,
+  ): Promise<TransportAnswer> {
     return withRetry(
       async () => {
-        const answer = await this.sendOne(what, await build(), body, this.life.signal);
+        const request = await build();
+        const answer = await withSignal((signal) => this.sendOne(what, request, body, signal));
         if (answer.status < 200 || answer.status >= 300) throw this.protocol.answerError(what, answer, this);
         const error = options.errorIn2xx?.(answer);
         if (error === undefined) return answer;
@@ -56,7 +105,7 @@ export class PartsCaller implements PartsCall, Exchanger {
       },
       {
         policy: this.options.retry,
-        signal: this.life.signal,
+        signal: loopSignal,
         onRetry: (notice) => this.owner.onRetry(notice),
         describe: () => what,
         context: () => this.context(),

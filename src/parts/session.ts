@@ -2,7 +2,8 @@
  * The multipart upload on the server, as the parts driver holds it: created once and lazily (by
  * the first part), or resumed from a checkpoint; aborted at most once.
  */
-import type { PartsCall, PartsProtocol } from './protocol.js';
+import type { PartsCaller } from './call.js';
+import type { PartsProtocol } from './protocol.js';
 
 export class PartsSession {
   uploadId: string | undefined;
@@ -14,7 +15,7 @@ export class PartsSession {
   /** `onCreated` cuts the checkpoint naming the upload and waits for its save. */
   constructor(
     private readonly protocol: PartsProtocol,
-    private readonly call: PartsCall,
+    private readonly call: PartsCaller,
     private readonly onCreated: () => Promise<void>,
   ) {}
 
@@ -44,7 +45,7 @@ export class PartsSession {
    * from here on leaves a checkpoint that resumes this upload, never an orphan.
    */
   private async create(): Promise<string> {
-    this.uploadId = await this.protocol.create(this.call);
+    this.uploadId = await this.protocol.create(this.call.forCreation());
     await this.onCreated().catch((error: unknown) => {
       this.unrecorded = true;
       throw error;

@@ -139,9 +139,10 @@ describe('gcs-multipart: cancel and crash resume', () => {
     const stream = createResumableWriteStream({ gcs: { bucket: 'bkt', name, apiEndpoint: server.url, token: TOKEN }, chunkSize: PART, retry: FAST_RETRY });
     const before = server.multipart.requests.length;
     stream.write(makeData(2 * PART + 1));
-    // Once a part has arrived the client knows the upload id (a cancel racing the initiation's answer is another case).
-    const partArrived = () => server.multipart.requests.slice(before).some((entry) => entry.operation === 'part');
-    for (let waited = 0; !partArrived() && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    // As soon as the server holds the upload, maybe before its answer reached the client: the
+    // initiation is read to its end despite the cancel, so its id is known and cancelled.
+    const initiated = () => server.multipart.requests.slice(before).some((entry) => entry.operation === 'initiate');
+    for (let waited = 0; !initiated() && waited < 5000; waited += 1) await new Promise((resolve) => setTimeout(resolve, 1));
     await stream.cancel();
     expect(server.multipart.requests.filter((entry) => entry.operation === 'cancel').at(-1)?.status).toBe(204);
     expect(server.multipart.openUploads()).toEqual([]);
