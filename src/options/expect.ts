@@ -46,7 +46,7 @@ export function expectObject(name: string, value: unknown): Record<string, unkno
 
 /** A non-empty string. */
 export function expectString(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${describe(value)}`);
+  if (typeof value !== 'string' || value === '') throw new TypeError(`Expected \`${name}\` to be a non-empty string, received ${value === '' ? 'an empty string' : describe(value)}`);
   return value;
 }
 

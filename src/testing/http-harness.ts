@@ -127,7 +127,8 @@ export function readBody(req: IncomingMessage, reading: BodyReading = {}): Promi
         throttle = setTimeout(() => req.resume(), ahead);
       }
     };
-    if (limit === 0) return finish(false);
+    // A body already read to its end (a route that read it, then drains to be sure) is done.
+    if (limit === 0 || req.readableEnded) return finish(false);
     req.on('data', onData);
     req.on('end', () => finish(false));
     req.on('close', () => finish(!req.complete));
