@@ -7,7 +7,7 @@
 // As root:
 //   node bench/link.mjs [--suite sequential|parts] [--rtts 30,60] [--ccs bbr,cubic] [--size-mib 256]
 //                       [--runs 3] [--queues 2,4,8] [--old PATH/TO/OLDER/dist] [--no-peer] [--no-azure]
-//                       [--only KEY,…] [--link PATH/TO/link.sh] [--results]
+//                       [--only KEY,…] [--link PATH/TO/link.sh] [--trace] [--results]
 //
 // `--suite`: `sequential` (default: GCS resumable against raw sequential PUTs) or `parts` (the
 // parts protocols at each of `--queues` against 4 raw PUTs in flight and @aws-sdk/lib-storage).
@@ -49,6 +49,13 @@ const suite =
     : sequentialSuite({ old: OLD && resolve(OLD), peer: PEER });
 /** `--only key,…`: a subset of the suite's scenarios (the reference is always kept). */
 const ONLY = option('--only', undefined)?.split(',');
+/** `--trace`: each run's requests (sent, answered; ms from its clock's start) in bench/out/trace-*.json. */
+const TRACE = args.includes('--trace');
+async function saveTrace(name, result) {
+  await mkdir(join(here, 'out'), { recursive: true });
+  await writeFile(join(here, `out/trace-${name}.json`), JSON.stringify(result.trace));
+  delete result.trace;
+}
 const scenarios = suite.scenarios.filter(({ key }) => !ONLY || key === suite.reference || ONLY.includes(key));
 
 const link = (...rest) => execFileSync(LINK, rest, { encoding: 'utf8', timeout: 120_000 }).trim();
@@ -121,7 +128,8 @@ try {
       try {
         for (let round = 0; round < RUNS; round++) {
           for (const { key, name, spec } of scenarios) {
-            const result = await runClient({ ...spec, size: SIZE_MIB * MiB, server: servers.urls[spec.on ?? 'gcs'], servers: servers.urls });
+            const result = await runClient({ ...spec, size: SIZE_MIB * MiB, server: servers.urls[spec.on ?? 'gcs'], servers: servers.urls, trace: TRACE });
+            if (TRACE) await saveTrace(`${rtt}ms-${cc}-${key}-${round + 1}`, result);
             results[key].push(result);
             console.log(`${rtt} ms ${cc} round ${round + 1}: ${name}: ${result.mibps.toFixed(1)} MiB/s, ${result.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB, ${result.connectionsOpened} connections`);
           }

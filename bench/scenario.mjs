@@ -15,6 +15,17 @@ const { ReplayBuffer } = await import(new URL('replay-buffer.js', dist).href);
 // Every TCP connection the process opens (undici's and node:http's alike), warm-up included.
 let connectionsOpened = 0;
 diagnosticsChannel.subscribe('net.client.socket', () => connectionsOpened++);
+// `trace: true`: when each request of the timed run went out and was answered (ms from the clock's start).
+const trace = [];
+let traceFrom;
+if (spec.trace) {
+  const seen = new Map();
+  diagnosticsChannel.subscribe('undici:request:create', ({ request: req }) => traceFrom !== undefined && seen.set(req, { what: `${req.method} ${req.path.replace(/uploadId=[^&]+|upload_id=[^&]+/, 'id')}`.slice(0, 60), sent: Math.round(performance.now() - traceFrom) }));
+  diagnosticsChannel.subscribe('undici:request:headers', ({ request: req }) => {
+    const entry = seen.get(req);
+    if (entry) trace.push({ ...entry, answered: Math.round(performance.now() - traceFrom) });
+  });
+}
 const S3_CREDENTIALS = { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
 const MiB = 1024 * 1024;
 const WRITE = spec.writeSize ?? 64 * 1024;
@@ -191,6 +202,49 @@ const runs = {
     if (answer.statusCode !== 200) throw new Error(`raw PutObject answered ${answer.statusCode}`);
     return { objectBytes: spec.size };
   },
+  async s3RawParts() {
+    // What parallel parts can reach against this very S3 server: CreateMultipartUpload, then
+    // chunkSize UploadParts straight through undici, `parallel` in flight on as many connections,
+    // each carrying the CRC32C the server verifies (as ours does), then Complete — every request
+    // inside the clock, as ours. Its pieces are views (nothing allocated), its CRC32Cs computed once
+    // before the clock (the pool repeats every 16 MiB): what remains is the wire and the server.
+    const { resolveTarget, signRequest } = await import(new URL('protocols/s3/wire.js', dist).href);
+    const { crc32cOf, crcToBase64 } = await import(new URL('checksum.js', dist).href);
+    const target = resolveTarget({ bucket: 'bench', key: `raw-parts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, region: 'us-east-1', endpoint: spec.server });
+    const count = Math.ceil(spec.size / spec.chunkSize);
+    const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
+    const crcs = new Map();
+    const crcOf = (length) => crcs.get(length) ?? crcs.set(length, crcToBase64(crc32cOf([...pieces(length)]))).get(length);
+    for (let index = 0; index < count; index++) crcOf(lengthOf(index));
+    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 }));
+    const send = async (client, method, pathAndQuery, headers, body) => {
+      const signed = signRequest(target, S3_CREDENTIALS, method, pathAndQuery, headers);
+      // Content-Length is signed, and dropped from the signed headers for undici to set: an iterable body needs it given.
+      const length = headers['content-length'] === undefined ? {} : { 'content-length': headers['content-length'] };
+      const answer = await request(signed.url, { method, headers: { ...signed.headers, ...length }, body, dispatcher: client });
+      const text = await answer.body.text();
+      if (answer.statusCode !== 200) throw new Error(`${method} ${pathAndQuery.split('?')[1]} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+      return { text, headers: answer.headers };
+    };
+    const started = performance.now();
+    const created = await send(clients[0], 'POST', `${target.objectPath}?uploads`, { 'x-amz-checksum-algorithm': 'CRC32C' });
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)[1];
+    const etags = [];
+    let next = 0;
+    await Promise.all(clients.map(async (client) => {
+      for (let index = next++; index < count; index = next++) {
+        const length = lengthOf(index);
+        const query = `?partNumber=${index + 1}&uploadId=${encodeURIComponent(uploadId)}`;
+        const answer = await send(client, 'PUT', `${target.objectPath}${query}`, { 'content-length': String(length), 'x-amz-checksum-crc32c': crcOf(length) }, [...pieces(length)]);
+        etags[index] = answer.headers.etag;
+      }
+    }));
+    const list = etags.map((etag, index) => `<Part><PartNumber>${index + 1}</PartNumber><ETag>${etag}</ETag><ChecksumCRC32C>${crcOf(lengthOf(index))}</ChecksumCRC32C></Part>`).join('');
+    await send(clients[0], 'POST', `${target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`, {}, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
+    const seconds = (performance.now() - started) / 1000;
+    await Promise.all(clients.map((client) => client.close()));
+    return { objectBytes: spec.size, seconds };
+  },
   async s3() {
     const stream = createResumableWriteStream({
       s3: { bucket: 'bench', key: `ours-${process.pid}`, endpoint: spec.server, credentials: S3_CREDENTIALS, queueSize: spec.queueSize },
@@ -256,6 +310,7 @@ const sampler = setInterval(() => {
 }, 10);
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
+traceFrom = started;
 const result = await runs[spec.kind]();
 const cpu = process.cpuUsage(cpuBefore);
 // A run that prepares before its clock starts (rawParallel) times itself.
@@ -272,6 +327,7 @@ process.stdout.write(`${JSON.stringify({
   rssGrowth: peakRss - baseline.rss,
   arrayBuffersGrowth: peakArrayBuffers - baseline.arrayBuffers,
   connectionsOpened,
+  ...(spec.trace ? { trace } : {}),
   // The client's own CPU (user + system) over the timed run, in ms.
   cpuMs: (cpu.user + cpu.system) / 1000,
   cpuUserMs: cpu.user / 1000,

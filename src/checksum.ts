@@ -59,6 +59,24 @@ export class StreamDigests {
     this.offset += length;
   }
 
+  /** Whether hashing needs the bytes themselves (MD5), not only their CRC32C and length. */
+  get needsBytes(): boolean {
+    return this.md5 !== undefined;
+  }
+
+  /**
+   * Passes over the next `length` bytes without them: their own CRC32C (when the stream's digests
+   * use one) is combined. Only without MD5, which needs every byte in order.
+   */
+  skipKnown(length: number, crc32c: number | undefined): void {
+    if (this.md5 !== undefined) throw new Error('bytes hashed into an MD5 cannot be skipped');
+    if (this.usesCrc32c) {
+      if (crc32c === undefined) throw new Error('bytes skipped without their CRC32C');
+      this.crc = crc32cCombine(this.crc, crc32c, length);
+    }
+    this.offset += length;
+  }
+
   /** The digests of everything hashed plus `rest` (whose own CRC32C is `restCrc32c`), without consuming state. */
   digestWith(rest: readonly Uint8Array[], restCrc32c?: number): Digests {
     if (this.kind === false) return {};

@@ -23,6 +23,8 @@ interface Entry {
   readonly start: number;
   length: number;
   readonly pooled: boolean;
+  /** Dropped ahead of the release point ({@link ReplayBuffer.forget}): only its length is left. */
+  readonly forgotten?: true;
 }
 
 /**
@@ -55,6 +57,8 @@ export class ReplayBuffer {
   private block: Entry | undefined;
   /** A block released while being filled: the next writes go on where it stopped. */
   private tail: { bytes: Uint8Array; start: number } | undefined;
+  /** Bytes of forgotten entries above `released`: counted as appended, no longer held. */
+  private forgottenBytes = 0;
 
   /** @param start stream offset of the first byte that will be appended (resuming from an offset). */
   constructor(start = 0) {
@@ -73,9 +77,9 @@ export class ReplayBuffer {
     return this.end;
   }
 
-  /** Bytes still held: [released, appended). */
+  /** Bytes still held: [released, appended), less what was forgotten. */
   get bytesRetained(): number {
-    return this.end - this.released;
+    return this.end - this.released - this.forgottenBytes;
   }
 
   append(chunk: Uint8Array): void {
@@ -114,8 +118,9 @@ export class ReplayBuffer {
     let offset = this.headOffset;
     let remaining = length;
     for (let index = this.head; index < this.entries.length && remaining > 0; index++) {
-      const { bytes, start: at, length: size } = this.entries[index] as Entry;
+      const { bytes, start: at, length: size, forgotten } = this.entries[index] as Entry;
       if (offset + size > start) {
+        if (forgotten) throw new RangeError(`replay buffer forgot [${offset}, ${offset + size}); asked for [${start}, ${start + length})`);
         const from = Math.max(0, start - offset);
         const to = Math.min(size, from + remaining);
         parts.push(at === 0 && from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(at + from, at + to));
@@ -126,25 +131,34 @@ export class ReplayBuffer {
     return parts;
   }
 
-  /** Drops every byte below `offset`. Releasing less than before is a no-op. */
+  /**
+   * Drops every byte below `offset`. Releasing less than before is a no-op. `offset` may not fall
+   * inside a forgotten run (a RangeError: forgotten runs are whole confirmed ranges).
+   */
   release(offset: number): void {
     if (offset > this.end) throw new RangeError(`cannot release up to ${offset}: only ${this.end} appended`);
     if (offset <= this.released) return;
-    bytesHeld -= offset - this.released;
-    this.released = offset;
+    let forgotten = 0;
     while (this.head < this.entries.length) {
       const entry = this.entries[this.head] as Entry;
-      if (this.headOffset + entry.length > offset) break;
+      if (this.headOffset + entry.length > offset) {
+        if (entry.forgotten && this.headOffset < offset) throw new RangeError(`cannot release up to ${offset}: inside the forgotten [${this.headOffset}, ${this.headOffset + entry.length})`);
+        break;
+      }
       this.entries[this.head] = EMPTY;
       this.headOffset += entry.length;
       this.head++;
-      if (entry === this.block) {
+      if (entry.forgotten) forgotten += entry.length;
+      else if (entry === this.block) {
         // Its room is still unwritten (and unviewed): a stream of tiny writes confirmed as they
         // come must not cost a new block per confirmation.
         this.block = undefined;
         this.tail = { bytes: entry.bytes, start: entry.start + entry.length };
       } else if (entry.pooled) this.recycle(entry.bytes);
     }
+    bytesHeld -= offset - this.released - forgotten;
+    this.forgottenBytes -= forgotten;
+    this.released = offset;
     trimPool();
     // Compact once the dead prefix dominates, so a long stream keeps a short array.
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
@@ -153,9 +167,35 @@ export class ReplayBuffer {
     }
   }
 
+  /**
+   * Drops the held runs lying wholly inside [start, end) while bytes below them are still held (a
+   * part the server confirmed before an earlier one): their offsets stay, their memory goes (a
+   * pooled block back to the pool). Runs that reach outside the range, and the block being filled,
+   * stay until released. Viewing forgotten bytes is a RangeError. How many bytes it dropped.
+   */
+  forget(start: number, end: number): number {
+    let offset = this.headOffset;
+    let dropped = 0;
+    for (let index = this.head; index < this.entries.length && offset < end; index++) {
+      const entry = this.entries[index] as Entry;
+      const entryEnd = offset + entry.length;
+      if (offset >= start && offset >= this.released && entryEnd <= end && !entry.forgotten && entry !== this.block) {
+        this.entries[index] = { bytes: EMPTY.bytes, start: 0, length: entry.length, pooled: false, forgotten: true };
+        dropped += entry.length;
+        bytesHeld -= entry.length;
+        if (entry.pooled) this.recycle(entry.bytes);
+      }
+      offset = entryEnd;
+    }
+    this.forgottenBytes += dropped;
+    trimPool();
+    return dropped;
+  }
+
   /** Drops everything (destroy). */
   clear(): void {
-    bytesHeld -= this.end - this.released;
+    bytesHeld -= this.end - this.released - this.forgottenBytes;
+    this.forgottenBytes = 0;
     this.entries.length = 0;
     this.block = undefined;
     this.tail = undefined;

@@ -8,6 +8,10 @@
  * combined on release instead of hashed again — only when it is released whole: the bytes held are
  * the very bytes that were hashed (nothing overwrites them), and a range released in pieces is
  * hashed as before, so the CRC32C state stays that of exactly the bytes [0, released).
+ *
+ * A confirmed range above the committed prefix (a part stored before an earlier one) can be
+ * forgotten: its memory goes at once, and its CRC32C is combined when the prefix reaches it — only
+ * when the digests need nothing else of its bytes (no MD5) and that CRC32C is known.
  */
 import { StreamDigests, crc32cOf, type ChecksumOption, type Digests } from '../checksum.js';
 import { ReplayBuffer } from '../replay-buffer.js';
@@ -23,8 +27,8 @@ export class CommittedLedger {
   digests: StreamDigests;
   peakBytesRetained = 0;
   private lastCheckpoint: number;
-  /** Own CRC32C of held ranges, by start offset. */
-  private knownCrc32c = new Map<number, { readonly length: number; readonly crc32c: number }>();
+  /** Own CRC32C of held ranges, by start offset, and whether their bytes were forgotten. */
+  private knownCrc32c = new Map<number, { readonly length: number; readonly crc32c: number | undefined; forgotten?: true }>();
 
   constructor(
     private readonly checksum: ChecksumOption,
@@ -50,6 +54,19 @@ export class CommittedLedger {
     this.knownCrc32c.set(start, { length, crc32c });
   }
 
+  /**
+   * Drops held bytes [start, start + length) ahead of the committed offset, when the whole-stream
+   * digests can do without them (see the class comment); whether it did.
+   */
+  forget(start: number, length: number): boolean {
+    if (this.digests.needsBytes || start < this.buffer.releasedOffset || length === 0) return false;
+    const known = this.knownCrc32c.get(start);
+    if (this.digests.usesCrc32c && known?.length !== length) return false;
+    this.knownCrc32c.set(start, { length, crc32c: known?.crc32c, forgotten: true });
+    this.buffer.forget(start, start + length);
+    return true;
+  }
+
   append(chunk: Uint8Array): void {
     this.buffer.append(chunk);
     this.peakBytesRetained = Math.max(this.peakBytesRetained, this.buffer.bytesRetained);
@@ -70,7 +87,8 @@ export class CommittedLedger {
   private hashFrom(at: number, upTo: number): number {
     const known = this.knownCrc32c.get(at);
     if (known !== undefined && at + known.length <= upTo) {
-      this.digests.update(this.buffer.view(at, known.length), known.crc32c);
+      if (known.forgotten) this.digests.skipKnown(known.length, known.crc32c);
+      else this.digests.update(this.buffer.view(at, known.length), known.crc32c);
       return at + known.length;
     }
     const end = this.nextKnownStart(at, upTo);

@@ -11,8 +11,8 @@
  * fits in one part is one whole PUT. The upload id is checkpointed, and the save awaited, before
  * any part goes; every save is awaited before the completion.
  *
- * Memory: parts in flight stay within a window of `queueSize` part numbers from the oldest
- * unfinished one, and the writer waits once (queueSize + 1) × the part size is held.
+ * Memory: at most `queueSize` parts are held (in flight, or stored ahead of an earlier part and
+ * not yet forgotten), and the writer waits once (queueSize + 1) × the part size is held.
  */
 import { makeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { StreamDigests, crcFromDigests } from '../checksum.js';
@@ -215,7 +215,7 @@ export class PartsDriver extends SkeletonDriver implements Uploader {
     if (this.plan.finished(stored)) {
       this.releaseCommitted();
       this.hooks.onProgress({ bytesWritten: this.plan.bytesWritten, bytesCommitted: this.plan.bytesCommitted });
-    }
+    } else if (this.ledger.forget(stored.start, stored.length)) this.plan.forgot(stored);
     this.life.notifyRoom(this.hasRoom());
   }
 

@@ -7,8 +7,10 @@
  * - **Sizes** start at the first part size and double every `stepParts` parts, capped at the
  *   protocol's largest part, so that `maxParts` parts reach its largest object even from its
  *   smallest part: an unknown-length stream never runs out of part numbers first.
- * - **Window**: at most `queueSize` parts in flight, all within `queueSize` part numbers of the
- *   oldest unfinished one, so memory stays (queueSize + 1) × the part size.
+ * - **Window**: at most `queueSize` parts held — in flight, or stored above the committed run and
+ *   not yet forgotten — so memory stays (queueSize + 1) × the part size. A part stored ahead of an
+ *   earlier one is forgotten (its bytes dropped, {@link PartPlan.forgot}) when the digests allow:
+ *   then one slow part no longer holds the others back.
  * - **Committed**: the end of the longest run of finished parts from part 1; it never moves back.
  * - **Single PUT**: until a part went out, a stream that may still fit in one part waits; if it
  *   ends that way, it is one PUT of the whole object.
@@ -72,8 +74,8 @@ export class PartPlan {
   /** Whether the stream goes in parts (a part went out, or a resumed upload exists): no whole PUT then. */
   multipart = false;
   inFlight = 0;
-  /** Finished parts above the committed run: part number → end offset. */
-  private readonly finishedEnds = new Map<number, number>();
+  /** Finished parts above the committed run: part number → end offset, and whether its bytes are still held. */
+  private readonly finishedEnds = new Map<number, { readonly end: number; held: boolean }>();
 
   constructor(
     readonly limits: PartLimits,
@@ -116,7 +118,7 @@ export class PartPlan {
   /** The next part to send, given the bytes written so far and whether the writer ended. */
   next(): NextPart {
     const { bytesWritten: written, ended } = this;
-    if (this.nextPartNumber >= this.oldestOpen + this.queueSize || this.inFlight >= this.queueSize) return { kind: 'wait' };
+    if (this.inFlight + this.heldAbove() >= this.queueSize) return { kind: 'wait' };
     const size = this.sizeOf();
     const available = written - this.nextStart;
     const isLast = ended && available <= size;
@@ -142,14 +144,27 @@ export class PartPlan {
 
   /** `part` is stored; whether the committed offset moved. */
   finished(part: PlannedPart): boolean {
-    this.finishedEnds.set(part.partNumber, part.start + part.length);
+    this.finishedEnds.set(part.partNumber, { end: part.start + part.length, held: true });
     const before = this.bytesCommitted;
-    for (let end = this.finishedEnds.get(this.oldestOpen); end !== undefined; end = this.finishedEnds.get(this.oldestOpen)) {
+    for (let run = this.finishedEnds.get(this.oldestOpen); run !== undefined; run = this.finishedEnds.get(this.oldestOpen)) {
       this.finishedEnds.delete(this.oldestOpen);
-      this.bytesCommitted = end;
+      this.bytesCommitted = run.end;
       this.oldestOpen++;
     }
     return this.bytesCommitted > before;
+  }
+
+  /** The bytes of `part`, stored above the committed run, were dropped: it no longer takes room in the window. */
+  forgot(part: PlannedPart): void {
+    const finished = this.finishedEnds.get(part.partNumber);
+    if (finished) finished.held = false;
+  }
+
+  /** Stored parts above the committed run whose bytes are still held. */
+  private heldAbove(): number {
+    let held = 0;
+    for (const { held: isHeld } of this.finishedEnds.values()) if (isHeld) held++;
+    return held;
   }
 
   /** A resumed upload: its parts were cut from `firstPartSize`, and it exists on the server. */

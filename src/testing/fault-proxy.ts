@@ -16,6 +16,8 @@ export interface ProxyFaultRule {
   readonly fault: string;
   /** Only requests with this method (e.g. `'PATCH'`). @default any */
   readonly method?: string;
+  /** Only requests whose path and query contain this (e.g. `'partNumber=1&'`). @default any */
+  readonly pathIncludes?: string;
   /** Which of the matching requests, 1-based, counted from when the rule was added. @default the first */
   readonly on?: number;
   /** How many times the rule fires. @default 1 */
@@ -67,7 +69,7 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     const entry = log.add({ method: req.method ?? 'GET', path: req.url ?? '/', headers: pickHeaders(req, LOGGED_HEADERS), status: undefined, fault: undefined });
     maxInFlight = Math.max(maxInFlight, ++inFlight);
     res.once('close', () => inFlight--);
-    const armed = take(rules, entry.method, spanOf(req));
+    const armed = take(rules, entry.method, entry.path, spanOf(req));
     entry.fault = armed?.rule.fault;
     void handle({ req, res, entry, action: armed?.action ?? {}, target, server }).catch(() => req.socket.destroy());
   });
@@ -89,9 +91,10 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
 }
 
 /** The first armed rule for this request, which uses one of its `times`. */
-function take(rules: ArmedProxyRule[], method: string, span: RequestSpan): ArmedProxyRule | undefined {
+function take(rules: ArmedProxyRule[], method: string, path: string, span: RequestSpan): ArmedProxyRule | undefined {
   for (const armed of rules) {
-    if (armed.remaining <= 0 || (armed.rule.method !== undefined && armed.rule.method.toUpperCase() !== method)) continue;
+    const { method: only, pathIncludes } = armed.rule;
+    if (armed.remaining <= 0 || (only !== undefined && only.toUpperCase() !== method) || (pathIncludes !== undefined && !path.includes(pathIncludes))) continue;
     armed.seen++;
     if (armed.seen < (armed.rule.on ?? 1) || !faultApplies(armed.fault, span)) continue;
     armed.remaining--;

@@ -9,6 +9,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { crcToBase64 } from '../checksum.js';
 import { parseGoogHash } from '../protocols/gcs-multipart/wire.js';
 import { crc32cUpdate } from '../crc32c.js';
+import { crc32cCombine } from '../crc32c-combine.js';
 import type { ArmedRule } from './faults.js';
 import type { StoredObject } from './upload-session.js';
 
@@ -28,6 +29,8 @@ export interface StoredPart {
   readonly etag: string;
   readonly crc32c: string;
   readonly md5: string;
+  /** The CRC32C of `data`, the bytes kept (those of `crc32c` unless storage was faulted). */
+  readonly storedCrc32c: number;
 }
 
 export interface OpenUpload {
@@ -77,9 +80,10 @@ export function storePart(data: Buffer, googHash: string | undefined, corrupt: b
   const digests = digestsOf(data);
   checkGoogHash(googHash, digests);
   // Bad storage: the digests (echoed) are of the bytes received, the stored copy differs.
-  const stored = Buffer.from(data);
-  if (corrupt && stored.length > 0) stored[0] = (stored[0] as number) ^ 0x01;
-  return { data: stored, etag: `"${Buffer.from(digests.md5, 'base64').toString('hex')}"`, ...digests };
+  const stored = corrupt && data.length > 0 ? Buffer.from(data) : data;
+  if (stored !== data) stored[0] = (stored[0] as number) ^ 0x01;
+  const storedCrc32c = stored === data ? Buffer.from(digests.crc32c, 'base64').readUInt32BE(0) : crc32cUpdate(stored);
+  return { data: stored, etag: `"${Buffer.from(digests.md5, 'base64').toString('hex')}"`, ...digests, storedCrc32c };
 }
 
 /** The parts a completion names, in its order. */
@@ -113,15 +117,17 @@ export function assemble(upload: OpenUpload, body: string, minPartSize: number, 
     }
     chosen.push(part);
   });
-  const data = Buffer.concat(chosen.map((part) => part.data));
+  // The object's CRC32C is combined from its parts' kept bytes (as GCS composes them), not hashed again.
+  let crc32c = 0;
+  for (const part of chosen) crc32c = crc32cCombine(crc32c, part.storedCrc32c, part.data.length);
   return {
     bucket: upload.bucket,
     name: upload.name,
-    size: data.length,
+    size: chosen.reduce((sum, part) => sum + part.data.length, 0),
     // A multipart object has a CRC32C but no MD5.
     md5Hash: undefined,
-    crc32c: digestsOf(data).crc32c,
-    data: storeObjects ? data : undefined,
+    crc32c: crcToBase64(crc32c),
+    data: storeObjects ? Buffer.concat(chosen.map((part) => part.data)) : undefined,
     generation,
     contentType: upload.contentType,
     metadata: upload.metadata,

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -100,7 +101,7 @@ describe('s3: sizes across the 5 MiB part boundary', () => {
     front.addFault({ fault: 'stall-for-2s', method: 'PUT' });
     try {
       const data = makeData(6 * PART);
-      // One write: parts 1–4 go out at once (part 5 waits: the window is 4 part numbers from part 1).
+      // One write: parts 1–4 go out at once (part 5 waits until one of them is back: 4 parts held at most).
       await pipeline(source(data, data.length), streamFor('parallel/object', { s3: { endpoint: front.url } }));
       expect(sha256(s3.object('bkt', 'parallel/object') as Buffer)).toBe(sha256(data));
       expect(front.maxInFlight).toBeGreaterThanOrEqual(3);
@@ -108,6 +109,61 @@ describe('s3: sizes across the 5 MiB part boundary', () => {
     } finally {
       await front.close();
     }
+  });
+
+  it.each([
+    ['crc32c', true],
+    [false, true],
+    ['both', false],
+  ] as const)('a slow part 1 holds back the parts after it only while their bytes are needed (checksum %s: parts stored ahead forgotten: %s)', async (checksum, forgets) => {
+    // Part 1 reaches the server 2 s late. Parts stored ahead of it are forgotten (their bytes
+    // dropped) when the whole-stream digests can do without them, so parts 3… go meanwhile; with
+    // MD5 (which hashes every byte in order) they stay held, and part 3 waits for part 1.
+    const front = await startFaultProxy({ target: s3.endpoint });
+    front.addFault({ fault: 'stall-for-2s', method: 'PUT', pathIncludes: 'partNumber=1&' });
+    try {
+      const data = makeData(6 * PART + 5);
+      const before = s3.requests.length;
+      const key = `slow-first/${String(checksum)}`;
+      const stream = streamFor(key, { s3: { endpoint: front.url, queueSize: 2 }, options: { checksum } });
+      await pipeline(source(data, 64 * 1024), stream);
+      expect(sha256(s3.object('bkt', key) as Buffer)).toBe(sha256(data));
+      expect(stream.result?.verified).toBe(checksum !== false);
+      const arrived = s3.requests.slice(before).filter((entry) => entry.operation === 'part').map((entry) => entry.partNumber);
+      expect([...arrived].sort((a, b) => (a as number) - (b as number))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      if (forgets) expect(arrived.indexOf(1)).toBeGreaterThan(arrived.indexOf(4));
+      else expect(arrived.indexOf(1)).toBeLessThan(arrived.indexOf(3));
+      expect(stream.peakBytesRetained).toBeLessThanOrEqual(3 * PART + 64 * 1024);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('a source that needs no I/O (a generator) does not hold the first request back until the buffer is full', async () => {
+    // Such a source feeds writes from microtasks only; the stream gives the event loop a turn
+    // every MiB, so the upload's creation goes out once part 1 is written, not after part 5.
+    const data = makeData(8 * PART);
+    let yielded = 0;
+    let yieldedAtCreation: number | undefined;
+    const push = s3.requests.push.bind(s3.requests);
+    s3.requests.push = (...entries) => {
+      if (yieldedAtCreation === undefined && entries.some((entry) => entry.method === 'POST')) yieldedAtCreation = yielded;
+      return push(...entries);
+    };
+    const generator = Readable.from((function* () {
+      for (let offset = 0; offset < data.length; offset += 64 * 1024) {
+        yielded += 64 * 1024;
+        yield data.subarray(offset, offset + 64 * 1024);
+      }
+    })(), { objectMode: false });
+    try {
+      await pipeline(generator, streamFor('generator/object', { s3: { queueSize: 4 } }));
+    } finally {
+      s3.requests.push = push;
+    }
+    expect(sha256(s3.object('bkt', 'generator/object') as Buffer)).toBe(sha256(data));
+    expect(yieldedAtCreation).toBeGreaterThan(PART);
+    expect(yieldedAtCreation).toBeLessThan(3 * PART);
   });
 
   it.each([['crc32c'], ['md5'], ['both'], [false]] as const)('checksum %s: per-part digests S3 verifies', async (checksum) => {

@@ -92,4 +92,48 @@ describe('CommittedLedger: CRC32C combined from known ranges', () => {
     ledger.release(2 * MiB);
     expect(ledger.mark().crc32cState).toBe(crc32cOf([bytes]));
   });
+
+  it('forgets known ranges ahead of the committed offset: the CRC32C state is as if every byte were hashed (property)', () => {
+    const bytes = randomBytes(48 * 1024);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6000 }), { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { minLength: 10, maxLength: 10 }), (sizes, order) => {
+        const ledger = new CommittedLedger('crc32c', noCheckpoint);
+        for (let at = 0; at < bytes.length; at += 4096) ledger.append(Buffer.from(bytes.subarray(at, at + 4096)));
+        const parts: Array<{ start: number; length: number }> = [];
+        for (let start = 0, index = 0; start < bytes.length && index < sizes.length; index++) {
+          const length = Math.min(sizes[index] as number, bytes.length - start);
+          ledger.knowCrc32c(start, length, crc32cOf([bytes.subarray(start, start + length)]));
+          parts.push({ start, length });
+          start += length;
+        }
+        // Parts stored in a shuffled order: those ahead of the prefix are forgotten, the prefix released.
+        const pending = [...parts];
+        const done = new Set<number>();
+        let committed = 0;
+        for (let turn = 0; pending.length > 0; turn++) {
+          const [part] = pending.splice((order[turn % order.length] as number) % pending.length, 1) as [{ start: number; length: number }];
+          done.add(part.start);
+          if (part.start > committed) expect(ledger.forget(part.start, part.length)).toBe(true);
+          while (done.has(committed)) committed = (parts.find((candidate) => candidate.start === committed) as { length: number }).length + committed;
+          ledger.release(committed);
+          expect(ledger.mark()).toEqual({ bytesCommitted: committed, crc32cState: crc32cOf([bytes.subarray(0, committed)]) });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("forgets nothing the digests still need: with MD5, or without the range's CRC32C", () => {
+    const bytes = randomBytes(2 * MiB);
+    const both = holding(bytes, 'both');
+    both.knowCrc32c(MiB, MiB, crc32cOf([bytes.subarray(MiB)]));
+    expect(both.forget(MiB, MiB)).toBe(false);
+    const unknown = holding(bytes);
+    expect(unknown.forget(MiB, MiB)).toBe(false);
+    const withoutDigests = new CommittedLedger(false, noCheckpoint);
+    withoutDigests.append(bytes);
+    expect(withoutDigests.forget(MiB, MiB)).toBe(true);
+    withoutDigests.release(2 * MiB);
+    expect(withoutDigests.mark().bytesCommitted).toBe(2 * MiB);
+  });
 });

@@ -15,26 +15,41 @@ const limitsArb: fc.Arbitrary<PartLimits> = fc
     return { minPartSize, maxPartSize, maxParts, maxObjectSize: Math.max(minPartSize, Math.floor(maxParts * maxPartSize * fill)) };
   });
 
-/** Drives a plan over a stream of `total` bytes written in `writes`, finishing parts in the order `order` picks. */
-function drive(plan: PartPlan, total: number, writes: number[], pick: (inFlight: number) => number): PlannedPart[] {
+/**
+ * Drives a plan over a stream of `total` bytes written in `writes`, finishing parts in the order
+ * `pick` picks; `forgets` says whether a part stored ahead of the committed run is forgotten.
+ */
+function drive(plan: PartPlan, total: number, writes: number[], pick: (inFlight: number) => number, forgets: () => boolean = () => false): PlannedPart[] {
   const sent: PlannedPart[] = [];
   const open: PlannedPart[] = [];
+  /** Stored ahead of the committed run and not forgotten: their bytes are held. */
+  const heldAhead = new Map<number, PlannedPart>();
   let written = 0;
+  let forgotAny = false;
   const launch = () => {
     for (let next = plan.next(); next.kind === 'part'; next = plan.next()) {
-      expect(next.part.partNumber).toBeLessThan(plan.oldestOpen + plan.queueSize);
+      // Nothing forgotten: every part within queueSize part numbers of the oldest unfinished one.
+      if (!forgotAny) expect(next.part.partNumber).toBeLessThan(plan.oldestOpen + plan.queueSize);
       plan.sent(next.part);
       expect(plan.inFlight).toBeLessThanOrEqual(plan.queueSize);
+      // The memory bound: parts held (in flight, or stored ahead and not forgotten) ≤ queueSize.
+      expect(open.length + 1 + heldAhead.size).toBeLessThanOrEqual(plan.queueSize);
       sent.push(next.part);
       open.push(next.part);
     }
   };
   const finishOne = () => {
-    const [part] = open.splice(pick(open.length) % open.length, 1);
+    const [part] = open.splice(pick(open.length) % open.length, 1) as [PlannedPart];
     const before = plan.bytesCommitted;
     plan.returned();
-    plan.finished(part as PlannedPart);
+    plan.finished(part);
     expect(plan.bytesCommitted).toBeGreaterThanOrEqual(before);
+    for (const [partNumber] of heldAhead) if (partNumber < plan.oldestOpen) heldAhead.delete(partNumber);
+    if (part.partNumber < plan.oldestOpen) return;
+    if (forgets()) {
+      plan.forgot(part);
+      forgotAny = true;
+    } else heldAhead.set(part.partNumber, part);
   };
   for (const size of writes) {
     const length = Math.min(size, total - written);
@@ -124,6 +139,48 @@ describe('window, committed run, single PUT', () => {
         }
       }),
     );
+  });
+
+  it('with parts stored ahead forgotten (or not, at random): the same exact cover, and never more than queueSize parts held', () => {
+    fc.assert(
+      fc.property(streamArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }), ({ first, queueSize, total, writes, picks, declared }, forgetting) => {
+        const plan = new PartPlan(small, first, queueSize, declared ? total : undefined);
+        let turn = 0;
+        let asked = 0;
+        const sent = drive(plan, total, writes, () => picks[turn++ % picks.length] as number, () => forgetting[asked++ % forgetting.length] as boolean);
+        expect(sent.reduce((sum, part) => sum + part.length, 0)).toBe(plan.multipart ? total : 0);
+        expect(plan.allBack).toBe(true);
+        if (plan.multipart) expect(plan.bytesCommitted).toBe(total);
+      }),
+    );
+  });
+
+  it('a slow first part no longer holds the others back once the parts stored after it are forgotten', () => {
+    const plan = new PartPlan(small, 4, 2, undefined);
+    plan.onWrite(4 * 10);
+    const launch = () => {
+      const next = plan.next();
+      if (next.kind !== 'part') return undefined;
+      plan.sent(next.part);
+      return next.part;
+    };
+    const slow = launch() as PlannedPart;
+    let sent = launch() as PlannedPart;
+    for (let round = 0; round < 5; round++) {
+      expect(launch()).toBeUndefined();
+      plan.returned();
+      expect(plan.finished(sent)).toBe(false);
+      // Held, it keeps its room in the window; forgotten, the next part may go.
+      expect(plan.next().kind).toBe('wait');
+      plan.forgot(sent);
+      sent = launch() as PlannedPart;
+      expect(sent.partNumber).toBe(round + 3);
+    }
+    plan.returned();
+    plan.finished(sent);
+    plan.returned();
+    expect(plan.finished(slow)).toBe(true);
+    expect(plan.bytesCommitted).toBe(4 * 7);
   });
 
   it('a stream that may still fit one part waits; one that outgrows it (or declares more) goes in parts', () => {

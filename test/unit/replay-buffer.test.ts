@@ -117,4 +117,50 @@ describe('ReplayBuffer', () => {
     expect(buffer.bytesAppended).toBe(0);
     expect(buffer.view(0, 0)).toEqual([]);
   });
+
+  describe('forget: a confirmed range dropped ahead of the release point', () => {
+    it('drops the runs wholly inside it (pooled blocks back to the pool), keeps their offsets, refuses to view them', () => {
+      const buffer = new ReplayBuffer();
+      // 64 KiB writes of their own: copied into 256 KiB blocks.
+      for (let index = 0; index < 16; index++) buffer.append(Buffer.alloc(64 * 1024, index));
+      expect(buffer.bytesRetained).toBe(MiB);
+      expect(buffer.forget(256 * 1024, 768 * 1024)).toBe(512 * 1024);
+      expect(buffer.bytesRetained).toBe(512 * 1024);
+      expect(buffer.bytesAppended).toBe(MiB);
+      expect(() => buffer.view(256 * 1024, 1)).toThrow(RangeError);
+      expect(() => buffer.view(0, 300 * 1024)).toThrow(RangeError);
+      // What is still held reads as it was written, on both sides of the hole.
+      expect(join(buffer.view(0, 256 * 1024))).toEqual(Buffer.concat([0, 1, 2, 3].map((value) => Buffer.alloc(64 * 1024, value))));
+      expect(join(buffer.view(768 * 1024, 256 * 1024))).toEqual(Buffer.concat([12, 13, 14, 15].map((value) => Buffer.alloc(64 * 1024, value))));
+      // Forgetting again, or a range reaching outside every run, drops nothing more.
+      expect(buffer.forget(256 * 1024, 768 * 1024)).toBe(0);
+      expect(buffer.forget(100, 300 * 1024)).toBe(0);
+    });
+
+    it('release over a forgotten range counts its bytes once; a release point inside one is refused', () => {
+      const buffer = new ReplayBuffer();
+      for (let index = 0; index < 4; index++) buffer.append(Buffer.alloc(MiB, index));
+      expect(buffer.forget(MiB, 3 * MiB)).toBe(2 * MiB);
+      expect(() => buffer.release(1.5 * MiB)).toThrow(RangeError);
+      expect(buffer.bytesRetained).toBe(2 * MiB);
+      buffer.release(3 * MiB);
+      expect(buffer.releasedOffset).toBe(3 * MiB);
+      expect(buffer.bytesRetained).toBe(MiB);
+      expect(join(buffer.view(3 * MiB, MiB))).toEqual(Buffer.alloc(MiB, 3));
+      buffer.clear();
+      expect(buffer.bytesRetained).toBe(0);
+    });
+
+    it('never drops the block still being filled, nor bytes below the release point', () => {
+      const buffer = new ReplayBuffer();
+      buffer.append(Buffer.alloc(64 * 1024, 1));
+      expect(buffer.forget(0, 64 * 1024)).toBe(0);
+      buffer.append(Buffer.alloc(MiB, 2));
+      buffer.release(32 * 1024);
+      expect(buffer.forget(0, 64 * 1024)).toBe(0);
+      expect(buffer.forget(64 * 1024, 64 * 1024 + MiB)).toBe(MiB);
+      buffer.append(Buffer.alloc(10, 3));
+      expect(join(buffer.view(64 * 1024 + MiB, 10))).toEqual(Buffer.alloc(10, 3));
+    });
+  });
 });

@@ -70,8 +70,9 @@ const uploadPart: S3Operation = {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new S3Failure(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     requireSameSseKey(req, open.headers);
     const digests = checkDigests(req, body, open.checksumAlgorithm, state.verifyDigests, state.ignoreChecksums);
-    open.parts.set(partNumber, { data: state.keep(body), size: body.length, etag: `"${md5Hex(body)}"`, crc32c: digests.crc32c });
-    res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
+    const etag = `"${md5Hex(body)}"`;
+    open.parts.set(partNumber, { data: state.keep(body), size: body.length, etag, crc32c: digests.crc32c });
+    res.writeHead(200, { etag, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
   },
 };
 
@@ -133,8 +134,9 @@ const putObject: S3Operation = {
   matches: onObject('PUT'),
   serve(state, { req, res, body, objectKey }) {
     const digests = checkDigests(req, body, undefined, state.verifyDigests, state.ignoreChecksums);
-    state.objects.set(objectKey, { data: state.keep(body), etag: md5Hex(body), headers: objectHeadersOf(req) });
-    res.writeHead(200, { etag: `"${md5Hex(body)}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
+    const etag = md5Hex(body);
+    state.objects.set(objectKey, { data: state.keep(body), etag, headers: objectHeadersOf(req) });
+    res.writeHead(200, { etag: `"${etag}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
   },
 };
 
