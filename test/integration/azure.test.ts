@@ -80,6 +80,28 @@ describe('azure: sizes around the block size', () => {
     expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
     expect(azurite.proxy?.maxInFlight).toBeGreaterThanOrEqual(2);
   });
+
+  it('a slow block does not hold the others back: blocks stored ahead of it are forgotten, memory stays bounded', async () => {
+    // The first block put is held 1.5 s at the proxy; with queueSize 2, a window of held blocks
+    // would let at most one more block through meanwhile. Forgotten, they all go.
+    const proxy = azurite.proxy as NonNullable<typeof azurite.proxy>;
+    proxy.addFault({ fault: 'stall-for-1500ms', method: 'PUT', on: 1 });
+    const before = proxy.requests.length;
+    let passedBeforeAnswer: number | undefined;
+    const watcher = setInterval(() => {
+      const stalled = proxy.requests.slice(before).find((entry) => entry.fault !== undefined);
+      if (stalled?.status !== undefined && passedBeforeAnswer === undefined) passedBeforeAnswer = wire(before).filter((line) => line.startsWith('block') && !line.endsWith('dropped')).length - 1;
+    }, 5);
+    try {
+      const outcome = await upload('sizes/slow-block', 8 * BLOCK + 3, { queueSize: 2 });
+      expect(outcome.error).toBeUndefined();
+      expect(sha256(outcome.stored as Buffer)).toBe(sha256(outcome.data));
+      expect(passedBeforeAnswer).toBeGreaterThanOrEqual(5);
+      expect(outcome.stream.peakBytesRetained).toBeLessThanOrEqual(3 * BLOCK + 64 * 1024);
+    } finally {
+      clearInterval(watcher);
+    }
+  });
 });
 
 describe('azure: faults', () => {

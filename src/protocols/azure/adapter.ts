@@ -56,7 +56,10 @@ class AzureBlockBlobs implements PartsProtocol {
   }
 
   partChecksum(option: ChecksumOption): ChecksumOption {
-    return option === false ? false : 'md5';
+    // Content-MD5 is what Azure checks; the CRC32C, when the stream keeps one, is the block's own
+    // for the stream's digest: combined, not hashed again, and a block stored ahead can be forgotten.
+    if (option === false) return false;
+    return option === 'md5' ? 'md5' : 'both';
   }
 
   sessionUrl(uploadId: string): string {
