@@ -8,7 +8,7 @@
 //
 //   node bench/callgrind.mjs [--small-mib 16] [--large-mib 48] [--chunk-mib 8] [--fresh]
 //                            [--old PATH/TO/OLDER/dist] [--new PATH/TO/dist] [--only raw,false,crc32c]
-//                            [--protocol gcs|s3] [--s3-verify] [--results]
+//                            [--protocol gcs|s3|tus] [--s3-verify] [--results]
 //
 // Writes bench/out/callgrind.md (and keeps the larger runs' callgrind files in bench/out/ for
 // callgrind_annotate); `--results` also puts it between bench/RESULTS.md's callgrind.mjs markers.
@@ -29,8 +29,11 @@ const OLD = option('--old', undefined);
 // `--new`: the build measured as "ours" (default: this checkout's dist).
 const NEW = option('--new', undefined);
 const ONLY = option('--only', undefined)?.split(',');
-// `--protocol s3`: the parts driver against the loopback S3 server (raw: one signed PutObject).
-const S3 = option('--protocol', 'gcs') === 's3';
+// `--protocol s3`: the parts driver against the loopback S3 server (raw: one signed PutObject);
+// `--protocol tus`: tus PATCHes to @tus/server over a store that keeps nothing (raw: one PATCH).
+const PROTOCOL = option('--protocol', 'gcs');
+const S3 = PROTOCOL === 's3';
+const TUS = PROTOCOL === 'tus';
 // `--s3-verify`: the S3 server checks and echoes x-amz-checksum-crc32c, so parts carry no Content-MD5 fallback.
 const S3_SERVER = JSON.stringify({ s3: true, verifyDigests: args.includes('--s3-verify') });
 const SOURCE = args.includes('--fresh') ? {} : { copy: false };
@@ -39,18 +42,18 @@ const out = join(here, 'out');
 
 const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', NEW && resolve(NEW)]];
 const scenarios = [
-  { key: 'raw', name: 'raw undici PUT of every byte', spec: { kind: S3 ? 's3raw' : 'raw' } },
+  { key: 'raw', name: `raw undici ${TUS ? 'PATCH' : 'PUT'} of every byte`, spec: { kind: S3 ? 's3raw' : TUS ? 'tusRaw' : 'raw' } },
   ...[false, 'crc32c'].flatMap((checksum) =>
     builds.map(([label, dist]) => ({
       key: String(checksum),
-      name: `${label}${S3 ? ', s3' : ''}, ${CHUNK / MiB} MiB, ${checksum === false ? 'checksum: false' : 'CRC32C'}`,
-      spec: { kind: S3 ? 's3' : 'stream', chunkSize: CHUNK, checksum, ...(dist ? { dist } : {}) },
+      name: `${label}${S3 || TUS ? `, ${PROTOCOL}` : ''}, ${CHUNK / MiB} MiB, ${checksum === false ? 'checksum: false' : 'CRC32C'}`,
+      spec: { kind: S3 ? 's3' : TUS ? 'tus' : 'stream', chunkSize: CHUNK, checksum, ...(dist ? { dist } : {}) },
     })),
   ),
 ].filter(({ key }) => !ONLY || ONLY.includes(key));
 
 function startServer() {
-  const child = spawn(process.execPath, [join(here, 'server.mjs'), S3 ? S3_SERVER : '{}'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(here, 'server.mjs'), S3 ? S3_SERVER : TUS ? '{"tus":true}' : '{}'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolvePromise) => {
     child.stdout.once('data', (chunk) => {
       resolvePromise({ url: JSON.parse(String(chunk)).url, stop: () => new Promise((done) => { child.once('exit', done); child.kill('SIGTERM'); }) });
@@ -75,7 +78,7 @@ const rows = [];
 try {
   for (const { name, spec, key } of scenarios) {
     const base = { ...SOURCE, ...spec, server: server.url, warmupMib: 2 };
-    const tag = `${S3 ? 's3-' : ''}${key}${spec.dist && spec.dist !== (NEW && resolve(NEW)) ? '-old' : ''}${SOURCE.copy === false ? '' : '-fresh'}`;
+    const tag = `${S3 || TUS ? `${PROTOCOL}-` : ''}${key}${spec.dist && spec.dist !== (NEW && resolve(NEW)) ? '-old' : ''}${SOURCE.copy === false ? '' : '-fresh'}`;
     const small = instructions({ ...base, size: SMALL_MIB * MiB }, join(out, `callgrind.${tag}.small.out`));
     const large = instructions({ ...base, size: LARGE_MIB * MiB }, join(out, `callgrind.${tag}.large.out`));
     const perByte = (large - small) / ((LARGE_MIB - SMALL_MIB) * MiB);
@@ -94,13 +97,13 @@ const text = `## Instructions per byte (bench/callgrind.mjs)
 Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}. Node ${process.version}. ${execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim()}. ${new Date().toISOString().slice(0, 10)}.
 Command: \`node bench/callgrind.mjs${args.length ? ` ${args.join(' ')}` : ''}\` after \`npm run build\`.
 
-Each row: two client runs under \`valgrind --tool=callgrind --smc-check=all-non-file\` (${SMALL_MIB} and ${LARGE_MIB} MiB, after a 2 MiB warm-up, to the loopback ${S3 ? 'S3' : 'GCS'} server in its own process); *per byte* is the difference of their totals over the difference of their sizes. User-space instructions of every thread of the client; the kernel's socket copies are not counted. Source: ${SOURCE.copy === false ? '64 KiB views of one pool' : 'fresh 64 KiB buffers'}.
+Each row: two client runs under \`valgrind --tool=callgrind --smc-check=all-non-file\` (${SMALL_MIB} and ${LARGE_MIB} MiB, after a 2 MiB warm-up, to the loopback ${S3 ? 'S3' : TUS ? 'tus (@tus/server)' : 'GCS'} server in its own process); *per byte* is the difference of their totals over the difference of their sizes. User-space instructions of every thread of the client; the kernel's socket copies are not counted. Source: ${SOURCE.copy === false ? '64 KiB views of one pool' : 'fresh 64 KiB buffers'}.
 
 | scenario | instructions, ${SMALL_MIB} MiB (10⁹) | ${LARGE_MIB} MiB (10⁹) | per byte | per GiB (10⁹) | ÷ raw |
 |---|---|---|---|---|---|
 ${table.join('\n')}
 `;
-await writeFile(join(out, S3 ? 'callgrind-s3.md' : 'callgrind.md'), text);
+await writeFile(join(out, S3 || TUS ? `callgrind-${PROTOCOL}.md` : 'callgrind.md'), text);
 if (args.includes('--results')) {
   const path = join(here, 'RESULTS.md');
   const marked = `<!-- callgrind.mjs -->\n${text}<!-- /callgrind.mjs -->`;

@@ -51,10 +51,13 @@ export function sequentialSuite({ old, peer }) {
 }
 
 /** Parts protocols with 16 MiB parts at each queue size, plus the references and the peers. */
-export function partsSuite({ peer, queues, azure }) {
+export function partsSuite({ peer, queues, azure, old }) {
   const part = 16 * MiB;
-  const parallel = (protocol, label, extra = {}) =>
-    queues.map((queueSize) => ({ name: `ours, ${label}, 16 MiB parts, queueSize ${queueSize}`, key: `${protocol}${queueSize}`, spec: { kind: 'parts', protocol, chunkSize: part, queueSize, ...extra } }));
+  // `old`: an older build beside ours, at queueSize 4 only (what changed, side by side).
+  const parallel = (protocol, label, extra = {}) => [
+    ...(old ? [{ name: `ours before, ${label}, 16 MiB parts, queueSize 4`, key: `old-${protocol}4`, spec: { kind: 'parts', protocol, chunkSize: part, queueSize: 4, dist: old, ...extra } }] : []),
+    ...queues.map((queueSize) => ({ name: `ours, ${label}, 16 MiB parts, queueSize ${queueSize}`, key: `${protocol}${queueSize}`, spec: { kind: 'parts', protocol, chunkSize: part, queueSize, ...extra } })),
+  ];
   const scenarios = [
     { name: 'one raw PUT of every byte, one connection (the single-connection limit)', key: 'raw', spec: { kind: 'raw' } },
     { name: 'raw 16 MiB PUTs one after another, one connection (the sequential ceiling)', key: 'ceiling', spec: { kind: 'rawChunks', chunkSize: part } },

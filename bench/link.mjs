@@ -13,7 +13,7 @@
 // parts protocols at each of `--queues` against 4 raw PUTs in flight and @aws-sdk/lib-storage).
 // `--ccs`: the congestion control set in both namespaces, always with tcp_slow_start_after_idle=1
 // (Linux's default: an idle connection's congestion window restarts). `--old`: an older build to
-// compare side by side (sequential suite). Writes bench/out/link-SUITE.md and prints it; `--results`
+// compare side by side (both suites; parts: at queueSize 4). Writes bench/out/link-SUITE.md and prints it; `--results`
 // also puts it in bench/RESULTS.md, between the suite's markers (which npm run bench keeps). The
 // link is taken down at the end, even after a failure.
 import { spawn, execFileSync } from 'node:child_process';
@@ -45,7 +45,7 @@ const MiB = 1024 * 1024;
 
 const suite =
   SUITE === 'parts'
-    ? partsSuite({ peer: PEER, queues: option('--queues', '2,4,8').split(',').map(Number), azure: !args.includes('--no-azure') })
+    ? partsSuite({ peer: PEER, queues: option('--queues', '2,4,8').split(',').map(Number), azure: !args.includes('--no-azure'), old: OLD && resolve(OLD) })
     : sequentialSuite({ old: OLD && resolve(OLD), peer: PEER });
 /** `--only key,…`: a subset of the suite's scenarios (the reference is always kept). */
 const ONLY = option('--only', undefined)?.split(',');

@@ -24,8 +24,8 @@ const answer = (status: number, code: string | undefined, body = ''): TransportA
 });
 
 describe('the Azure adapter, without a server', () => {
-  it('sends every block with its MD5 whatever the checksum, except with none', () => {
-    expect(['crc32c', 'md5', 'both', false].map((option) => protocol.partChecksum(option as 'crc32c'))).toEqual(['md5', 'md5', 'md5', false]);
+  it("digests every block's MD5 whatever the checksum, except with none, and its CRC32C when the stream keeps one", () => {
+    expect(['crc32c', 'md5', 'both', false].map((option) => protocol.partChecksum(option as 'crc32c'))).toEqual(['both', 'md5', 'both', false]);
   });
 
   it('names its upload in the checkpoint URL and finds it again with a fresh SAS, never for another blob', () => {
