@@ -178,7 +178,7 @@ async function checkObject(context) {
   if (record.leftoverTemporaryFiles > 0) record.problems.push(`temporary files left: ${names.join(', ')}`);
   record.checkpointLeft = existsSync(paths.checkpoint);
   if (record.checkpointLeft) record.problems.push('the checkpoint was not cleared after success');
-  record.orphanUploads = object.openUploads();
+  record.orphanUploads = await object.openUploads();
   // A kill between CreateMultipartUpload's answer and its checkpoint reaching the disk leaves an
   // empty upload nothing knows of (README: Resume after a crash); one with parts, or more empty
   // ones than fresh restarts, is a defect.
@@ -315,7 +315,7 @@ async function runFullFilesystem(context) {
     if (fullAtStart && refused.uploads > 0) record.problems.push(`a full filesystem from the start: ${refused.uploads} requests with bytes were sent`);
     const names = (await readdir(paths.folder)).filter((name) => name.endsWith('.tmp'));
     if (names.length > 0) record.problems.push(`a full filesystem left ${names.join(', ')}`);
-    if (fullAtStart && object.openUploads().length > 0) record.problems.push('a full filesystem from the start left an upload open');
+    if (fullAtStart && (await object.openUploads()).length > 0) record.problems.push('a full filesystem from the start left an upload open');
     await unlink(filler);
     record.completed = judgeEnd(record, await uploadUntilDone(context, { maxKills: 0, firstResume: !fullAtStart }));
     await checkObject(context);
@@ -343,6 +343,7 @@ export async function runObject(server, { seed, index, kind = kindOf(index), roo
     await RUNNERS[kind](context);
     // The full-filesystem runner checks while its mount is still there.
     if (record.skipped === undefined && kind !== 'full-filesystem') await checkObject(context);
+    await object.dispose?.();
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
