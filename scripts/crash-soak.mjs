@@ -79,7 +79,7 @@ function report(summary, seed) {
     '',
     `objects ${summary.objects}, processes ${summary.attempts}, kills ${summary.kills} (in their window ${summary.killsInWindow}), stored exactly ${summary.storedExactly}, ` +
       `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures} (${summary.refusalsAfterFinal} resumes found the upload finished, ${summary.noCheckpointNeeded} single PutObjects needed no checkpoint), killed after finishing ${summary.killedAfterFinish}, untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
-      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}), ` +
+      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}; uploads with parts and no checkpoint after a kill ${summary.stagedWithoutCheckpoint}), ` +
       `corrupted objects ${summary.corrupted}, wrongly finalized ${summary.wronglyFinalized}, exits ${JSON.stringify(summary.exitCodes)}`,
     '',
     '| moment | processes | kills | kills in window | outran (ran to the end) | objects stored exactly |',

@@ -78,7 +78,7 @@ function newRecord(protocol, index, seed, kind) {
     protocol, index, seed, kind,
     attempts: 0, kills: 0, killsInWindow: 0, moments: {}, exitCodes: {},
     completed: false, storedExactly: false, freshRestarts: 0, typedFailures: [], expectedFailures: [], untypedCrashes: 0, hangs: 0,
-    leftoverTemporaryFiles: 0, checkpointLeft: false, orphanUploads: [], corrupted: 0, wronglyFinalized: 0, skipped: undefined, problems: [],
+    leftoverTemporaryFiles: 0, checkpointLeft: false, orphanUploads: [], stagedWithoutCheckpoint: 0, corrupted: 0, wronglyFinalized: 0, skipped: undefined, problems: [],
   };
 }
 
@@ -120,6 +120,17 @@ async function checkFinal(record, object, input, when) {
  */
 const earlyCheckpoint = (server) => ({ moment: 'after-checkpoint', k: server.name === 's3' ? 1 : 2 });
 
+/**
+ * Killed with no checkpoint on disk: nothing names an upload, so none of the object's may hold
+ * parts. Azure's commit discards the blob's other staged blocks, so only now can they be seen.
+ */
+async function checkNothingStaged(record, object, when) {
+  const staged = (await object.openUploads()).filter((upload) => upload.parts > 0);
+  if (staged.length === 0) return;
+  record.stagedWithoutCheckpoint += staged.length;
+  record.problems.push(`${when}: no checkpoint on disk, yet uploads with parts ${JSON.stringify(staged.map((upload) => upload.parts))}`);
+}
+
 /** Runs processes (killing at most `maxKills`) until one ends on its own; returns the last result. */
 async function uploadUntilDone(context, { maxKills, firstResume }) {
   const { record, rng, server, object, paths, input, rotate } = context;
@@ -139,6 +150,7 @@ async function uploadUntilDone(context, { maxKills, firstResume }) {
       record.killedAfterFinish = true;
       return { ...result, done: true, code: 0 };
     }
+    if (!existsSync(paths.checkpoint)) await checkNothingStaged(record, object, `after attempt ${record.attempts}`);
     resume = true;
     // A resume comes a moment after the crash, as a restarted job's does.
     await sleep(rng.int(0, 40));
@@ -434,6 +446,7 @@ export function summarize(name, records) {
     checkpointsLeft: records.filter((record) => record.checkpointLeft).length,
     orphanUploads: sum((record) => record.orphanUploads.length),
     orphanUploadsWithParts: sum((record) => record.orphanUploads.filter((upload) => upload.parts > 0).length),
+    stagedWithoutCheckpoint: sum((record) => record.stagedWithoutCheckpoint),
     freshRestarts: sum((record) => record.freshRestarts),
     corrupted: sum((record) => record.corrupted),
     wronglyFinalized: sum((record) => record.wronglyFinalized),
