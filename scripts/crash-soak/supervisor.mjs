@@ -115,8 +115,9 @@ async function checkFinal(record, object, input, when) {
 
 /**
  * A kill on an early checkpoint line, so that it comes before the end and finds a file: the S3
- * fixture prints a checkpoint once it is on disk, the other after the 'checkpoint' event, which
- * comes before its save (the second line finds the first saved).
+ * fixture prints a checkpoint once it is on disk, the GCS/tus one after the 'checkpoint' event,
+ * which comes before its save (the second line finds the first saved). The GCS XML multipart and
+ * Azure fixtures print once it is on disk too; their second line comes after the first part.
  */
 const earlyCheckpoint = (server) => ({ moment: 'after-checkpoint', k: server.name === 's3' ? 1 : 2 });
 
