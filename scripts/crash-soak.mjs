@@ -1,4 +1,4 @@
-// npm run soak:crash -- [--kills 300] [--seed S] [--protocols gcs,tus,s3] [--minutes 30] [--workers 2]
+// npm run soak:crash -- [--kills 300] [--seed S] [--protocols gcs,tus,s3,gcs-multipart,azure] [--minutes 30] [--workers 2]
 //                       [--objects 3,17] [--json FILE]
 // Uploads objects through child processes, SIGKILLs them at seeded moments and resumes them from
 // their checkpoint file until each upload completes (scripts/crash-soak/supervisor.mjs), until
@@ -7,13 +7,14 @@
 // RELIABILITY.md gives; exits 1 if any object broke a rule. Not part of npm test.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { PROTOCOLS } from './crash-soak/protocols.mjs';
 import { runProtocol, summarize } from './crash-soak/supervisor.mjs';
 
 const { values } = parseArgs({
   options: {
     kills: { type: 'string', default: '300' },
     seed: { type: 'string' },
-    protocols: { type: 'string', default: 'gcs,tus,s3' },
+    protocols: { type: 'string', default: Object.keys(PROTOCOLS).join(',') },
     minutes: { type: 'string', default: '30' },
     workers: { type: 'string', default: '2' },
     objects: { type: 'string' },
@@ -36,7 +37,7 @@ if (!Number.isSafeInteger(kills) || kills < 1) fail('--kills expects a positive 
 if (!(minutes > 0)) fail('--minutes expects a positive number');
 if (!(workers === 1 || workers === 2)) fail('--workers expects 1 or 2 (the machine has two cores)');
 if (!Number.isSafeInteger(seed) || seed < 0) fail('--seed expects a non-negative integer');
-if (protocols.some((name) => !['gcs', 'tus', 's3'].includes(name))) fail('--protocols expects a comma-separated list of gcs, tus, s3');
+if (protocols.some((name) => !Object.hasOwn(PROTOCOLS, name))) fail(`--protocols expects a comma-separated list of ${Object.keys(PROTOCOLS).join(', ')}`);
 if (objects?.some((index) => !Number.isSafeInteger(index) || index < 0)) fail('--objects expects comma-separated object indices');
 
 console.log(`crash soak: seed ${seed}, ${objects ? `objects ${objects.join(',')}` : `${kills} kills`} per protocol, ${workers} workers`);
@@ -78,7 +79,7 @@ function report(summary, seed) {
     '',
     `objects ${summary.objects}, processes ${summary.attempts}, kills ${summary.kills} (in their window ${summary.killsInWindow}), stored exactly ${summary.storedExactly}, ` +
       `unexpected typed failures ${summary.typedFailures}, expected typed failures ${summary.expectedTypedFailures} (${summary.refusalsAfterFinal} resumes found the upload finished, ${summary.noCheckpointNeeded} single PutObjects needed no checkpoint), killed after finishing ${summary.killedAfterFinish}, untyped crashes ${summary.untypedCrashes}, hangs ${summary.hangs}, ` +
-      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}), ` +
+      `leftover temporary files ${summary.leftoverTemporaryFiles}, checkpoints left ${summary.checkpointsLeft}, orphan uploads ${summary.orphanUploads} (with parts ${summary.orphanUploadsWithParts}; fresh restarts ${summary.freshRestarts}; uploads with parts and no checkpoint after a kill ${summary.stagedWithoutCheckpoint}), ` +
       `corrupted objects ${summary.corrupted}, wrongly finalized ${summary.wronglyFinalized}, exits ${JSON.stringify(summary.exitCodes)}`,
     '',
     '| moment | processes | kills | kills in window | outran (ran to the end) | objects stored exactly |',

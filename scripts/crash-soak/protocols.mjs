@@ -1,4 +1,4 @@
-// The three servers the crash soak uploads to, each with what the supervisor needs to know about
+// The servers the crash soak uploads to, each with what the supervisor needs to know about
 // an object: the fixture's arguments, which requests carry bytes or finalize, what is stored and
 // what is left open. One set per worker, so one worker's faults never reach the other's objects.
 import { existsSync } from 'node:fs';
@@ -11,10 +11,13 @@ import { Server } from '@tus/server';
 import { createTusUpload } from '../../dist/index.js';
 import { createS3TestServer, createTestServer, startFaultProxy } from '../../dist/testing/index.js';
 import { listenOnLoopback } from '../../dist/testing/http-harness.js';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from './azurite.mjs';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures');
 const GCS_FIXTURE = join(fixtures, 'crash-upload.mjs');
 const S3_FIXTURE = join(fixtures, 'crash-upload-s3.mjs');
+const GCS_MULTIPART_FIXTURE = join(fixtures, 'crash-upload-gcs-multipart.mjs');
+const AZURE_FIXTURE = join(fixtures, 'crash-upload-azure.mjs');
 
 /**
  * Calls `onEntry` for every entry a server or proxy logs, and `onStatus` when its status is set
@@ -154,4 +157,97 @@ async function startS3() {
   };
 }
 
-export const PROTOCOLS = { gcs: startGcs, tus: startTus, s3: startS3 };
+const resumeMode = (paths, resume) => (resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh');
+const hasQuery = (entry, name) => new URL(entry.path, 'http://proxy').searchParams.has(name);
+
+/** GCS XML multipart on the GCS test server's multipart routes, behind the fault proxy. */
+async function startGcsMultipart() {
+  const token = 'crash-soak-token';
+  const gcs = await createTestServer({ token });
+  const proxy = await startFaultProxy({ target: gcs.url });
+  const hooks = {};
+  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  let counter = 0;
+  return {
+    name: 'gcs-multipart',
+    hooks,
+    // Parts are 5 MiB (the fixture's chunkSize), as S3: up to three parts, or one PUT when small.
+    sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1, textShare: 0.15 },
+    isUpload: (entry) => entry.method === 'PUT',
+    isSinglePut: (entry) => entry.method === 'PUT' && !hasQuery(entry, 'uploadId'),
+    isFinal: (entry) => (entry.method === 'POST' && hasQuery(entry, 'uploadId')) || (entry.method === 'PUT' && !hasQuery(entry, 'uploadId')),
+    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
+    clearFaults: () => proxy.clearFaults(),
+    async newObject() {
+      const name = `soak/object-${++counter}.gz`;
+      return {
+        fixture: GCS_MULTIPART_FIXTURE,
+        args: (paths, resume) => [proxy.url, paths.input, paths.checkpoint, resumeMode(paths, resume)],
+        env: { GCS_TOKEN: token, CRASH_GCS_NAME: name, CRASH_GZIP: '1' },
+        stored() {
+          const data = gcs.object('bkt', name)?.data;
+          return { final: data !== undefined, data };
+        },
+        // Initiated and neither completed nor cancelled, with or without parts.
+        openUploads: () => gcs.multipart.openUploads().filter((upload) => upload.name === name),
+      };
+    },
+    async close() {
+      await proxy.close();
+      await gcs.close();
+    },
+  };
+}
+
+/** Azure Block Blobs on Azurite, behind the fault proxy. */
+async function startAzure() {
+  const azurite = await startAzurite();
+  try {
+    return await azureEntry(azurite, await startFaultProxy({ target: `http://127.0.0.1:${azurite.port}` }));
+  } catch (error) {
+    await azurite.close();
+    throw error;
+  }
+}
+
+function azureEntry(azurite, proxy) {
+  const hooks = {};
+  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const comp = (entry) => new URL(entry.path, 'http://proxy').searchParams.get('comp');
+  let counter = 0;
+  return {
+    name: 'azure',
+    hooks,
+    // Blocks are 1 MiB (the fixture's chunkSize): up to four blocks, or one Put Blob when small.
+    sizes: { min: 1024 * 1024 + 1, max: 4 * 1024 * 1024, small: 0.1, textShare: 0.15 },
+    // Put Block and Put Blob carry the bytes; Put Block List (the commit) only names the blocks.
+    isUpload: (entry) => entry.method === 'PUT' && comp(entry) !== 'blocklist',
+    isSinglePut: (entry) => entry.method === 'PUT' && comp(entry) === null,
+    isFinal: (entry) => entry.method === 'PUT' && (comp(entry) === 'blocklist' || comp(entry) === null),
+    // The proxy matches by method only: in final-request runs every PUT (blocks too) is held.
+    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'PUT', times: 1_000_000 }),
+    clearFaults: () => proxy.clearFaults(),
+    async newObject() {
+      const blob = `object-${++counter}.gz`;
+      return {
+        fixture: AZURE_FIXTURE,
+        args: (paths, resume) => [`${proxy.url}/${AZURITE_ACCOUNT}/${azurite.container}/${blob}`, paths.input, paths.checkpoint, resumeMode(paths, resume)],
+        env: { AZURE_STORAGE_KEY: AZURITE_KEY },
+        async stored() {
+          const data = await azurite.read(blob);
+          return { final: data !== undefined, data };
+        },
+        // Staged blocks not committed, per upload id (a commit discards the blob's others).
+        openUploads: () => azurite.uncommittedUploads(blob),
+        // Azurite holds every blob in memory until it stops.
+        dispose: () => azurite.remove(blob),
+      };
+    },
+    async close() {
+      await proxy.close();
+      await azurite.close();
+    },
+  };
+}
+
+export const PROTOCOLS = { gcs: startGcs, tus: startTus, s3: startS3, 'gcs-multipart': startGcsMultipart, azure: startAzure };

@@ -1,6 +1,7 @@
 // Types of supervisor.mjs, for test/integration/crash-soak.test.ts.
 export type Moment = 'before-first-byte' | 'mid-chunk' | 'after-checkpoint' | 'checkpoint-write' | 'final-request' | 'random-delay' | 'none';
 export type ObjectKind = 'crash' | 'corrupt-checkpoint' | 'full-filesystem';
+export type ProtocolName = 'gcs' | 'tus' | 's3' | 'gcs-multipart' | 'azure';
 
 export interface MomentCounts {
   attempts: number;
@@ -11,7 +12,7 @@ export interface MomentCounts {
 }
 
 export interface ObjectRecord {
-  protocol: 'gcs' | 'tus' | 's3';
+  protocol: ProtocolName;
   index: number;
   seed: number;
   kind: ObjectKind;
@@ -30,7 +31,10 @@ export interface ObjectRecord {
   hangs: number;
   leftoverTemporaryFiles: number;
   checkpointLeft: boolean;
-  orphanUploads: Array<{ uploadId: string; key: string; parts: number }>;
+  /** S3: `key`; gcs-multipart: `name`; Azure: the uploads whose blocks are staged, not committed. */
+  orphanUploads: Array<{ uploadId: string; key?: string; name?: string; parts: number }>;
+  /** Uploads with parts seen after a kill that left no checkpoint. */
+  stagedWithoutCheckpoint: number;
   corrupted: number;
   wronglyFinalized: number;
   skipped: string | undefined;
@@ -73,6 +77,7 @@ export interface Summary {
   checkpointsLeft: number;
   orphanUploads: number;
   orphanUploadsWithParts: number;
+  stagedWithoutCheckpoint: number;
   freshRestarts: number;
   corrupted: number;
   wronglyFinalized: number;
@@ -83,5 +88,5 @@ export interface Summary {
 }
 
 export function kindOf(index: number): ObjectKind;
-export function runProtocol(name: 'gcs' | 'tus' | 's3', options: RunOptions): Promise<ObjectRecord[]>;
+export function runProtocol(name: ProtocolName, options: RunOptions): Promise<ObjectRecord[]>;
 export function summarize(name: string, records: ObjectRecord[]): Summary;

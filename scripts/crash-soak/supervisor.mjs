@@ -78,7 +78,7 @@ function newRecord(protocol, index, seed, kind) {
     protocol, index, seed, kind,
     attempts: 0, kills: 0, killsInWindow: 0, moments: {}, exitCodes: {},
     completed: false, storedExactly: false, freshRestarts: 0, typedFailures: [], expectedFailures: [], untypedCrashes: 0, hangs: 0,
-    leftoverTemporaryFiles: 0, checkpointLeft: false, orphanUploads: [], corrupted: 0, wronglyFinalized: 0, skipped: undefined, problems: [],
+    leftoverTemporaryFiles: 0, checkpointLeft: false, orphanUploads: [], stagedWithoutCheckpoint: 0, corrupted: 0, wronglyFinalized: 0, skipped: undefined, problems: [],
   };
 }
 
@@ -115,10 +115,22 @@ async function checkFinal(record, object, input, when) {
 
 /**
  * A kill on an early checkpoint line, so that it comes before the end and finds a file: the S3
- * fixture prints a checkpoint once it is on disk, the other after the 'checkpoint' event, which
- * comes before its save (the second line finds the first saved).
+ * fixture prints a checkpoint once it is on disk, the GCS/tus one after the 'checkpoint' event,
+ * which comes before its save (the second line finds the first saved). The GCS XML multipart and
+ * Azure fixtures print once it is on disk too; their second line comes after the first part.
  */
 const earlyCheckpoint = (server) => ({ moment: 'after-checkpoint', k: server.name === 's3' ? 1 : 2 });
+
+/**
+ * Killed with no checkpoint on disk: nothing names an upload, so none of the object's may hold
+ * parts. Azure's commit discards the blob's other staged blocks, so only now can they be seen.
+ */
+async function checkNothingStaged(record, object, when) {
+  const staged = (await object.openUploads()).filter((upload) => upload.parts > 0);
+  if (staged.length === 0) return;
+  record.stagedWithoutCheckpoint += staged.length;
+  record.problems.push(`${when}: no checkpoint on disk, yet uploads with parts ${JSON.stringify(staged.map((upload) => upload.parts))}`);
+}
 
 /** Runs processes (killing at most `maxKills`) until one ends on its own; returns the last result. */
 async function uploadUntilDone(context, { maxKills, firstResume }) {
@@ -139,6 +151,7 @@ async function uploadUntilDone(context, { maxKills, firstResume }) {
       record.killedAfterFinish = true;
       return { ...result, done: true, code: 0 };
     }
+    if (!existsSync(paths.checkpoint)) await checkNothingStaged(record, object, `after attempt ${record.attempts}`);
     resume = true;
     // A resume comes a moment after the crash, as a restarted job's does.
     await sleep(rng.int(0, 40));
@@ -178,7 +191,7 @@ async function checkObject(context) {
   if (record.leftoverTemporaryFiles > 0) record.problems.push(`temporary files left: ${names.join(', ')}`);
   record.checkpointLeft = existsSync(paths.checkpoint);
   if (record.checkpointLeft) record.problems.push('the checkpoint was not cleared after success');
-  record.orphanUploads = object.openUploads();
+  record.orphanUploads = await object.openUploads();
   // A kill between CreateMultipartUpload's answer and its checkpoint reaching the disk leaves an
   // empty upload nothing knows of (README: Resume after a crash); one with parts, or more empty
   // ones than fresh restarts, is a defect.
@@ -315,7 +328,7 @@ async function runFullFilesystem(context) {
     if (fullAtStart && refused.uploads > 0) record.problems.push(`a full filesystem from the start: ${refused.uploads} requests with bytes were sent`);
     const names = (await readdir(paths.folder)).filter((name) => name.endsWith('.tmp'));
     if (names.length > 0) record.problems.push(`a full filesystem left ${names.join(', ')}`);
-    if (fullAtStart && object.openUploads().length > 0) record.problems.push('a full filesystem from the start left an upload open');
+    if (fullAtStart && (await object.openUploads()).length > 0) record.problems.push('a full filesystem from the start left an upload open');
     await unlink(filler);
     record.completed = judgeEnd(record, await uploadUntilDone(context, { maxKills: 0, firstResume: !fullAtStart }));
     await checkObject(context);
@@ -343,6 +356,7 @@ export async function runObject(server, { seed, index, kind = kindOf(index), roo
     await RUNNERS[kind](context);
     // The full-filesystem runner checks while its mount is still there.
     if (record.skipped === undefined && kind !== 'full-filesystem') await checkObject(context);
+    await object.dispose?.();
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
@@ -433,6 +447,7 @@ export function summarize(name, records) {
     checkpointsLeft: records.filter((record) => record.checkpointLeft).length,
     orphanUploads: sum((record) => record.orphanUploads.length),
     orphanUploadsWithParts: sum((record) => record.orphanUploads.filter((upload) => upload.parts > 0).length),
+    stagedWithoutCheckpoint: sum((record) => record.stagedWithoutCheckpoint),
     freshRestarts: sum((record) => record.freshRestarts),
     corrupted: sum((record) => record.corrupted),
     wronglyFinalized: sum((record) => record.wronglyFinalized),

@@ -14,7 +14,7 @@ const SEED = 20261130;
 // damaged checkpoint, 7 saves to a full filesystem.
 const OBJECTS = [0, 1, 3, 7];
 
-describe.each(['gcs', 'tus', 's3'] as const)('crash soak, %s', (protocol) => {
+describe.each(['gcs', 'tus', 's3', 'gcs-multipart', 'azure'] as const)('crash soak, %s', (protocol) => {
   it(`seed ${SEED}: every object stored exactly after SIGKILLs at every moment; no temporary file, open upload, hang or untyped exit`, async () => {
     const records = await runProtocol(protocol, { seed: SEED, objects: OBJECTS, maxKills: 3, rotate: true, workers: 2 });
     const summary = summarize(protocol, records);
@@ -29,6 +29,7 @@ describe.each(['gcs', 'tus', 's3'] as const)('crash soak, %s', (protocol) => {
       leftoverTemporaryFiles: 0,
       checkpointsLeft: 0,
       orphanUploadsWithParts: 0,
+      stagedWithoutCheckpoint: 0,
       corrupted: 0,
       wronglyFinalized: 0,
     });
