@@ -119,6 +119,24 @@ async function startTus() {
   };
 }
 
+const hasQuery = (entry, name) => new URL(entry.path, 'http://proxy').searchParams.has(name);
+
+/**
+ * Which requests of an S3-style multipart upload (S3, GCS XML multipart) carry bytes or finalize:
+ * parts and the single PUT carry bytes; Complete (a POST with the upload id) or the single PUT
+ * finalizes; final-request runs hold each POST at the proxy.
+ */
+function multipartRequests(proxy) {
+  const singlePut = (entry) => entry.method === 'PUT' && !hasQuery(entry, 'uploadId');
+  return {
+    isUpload: (entry) => entry.method === 'PUT',
+    isSinglePut: singlePut,
+    isFinal: (entry) => (entry.method === 'POST' && hasQuery(entry, 'uploadId')) || singlePut(entry),
+    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
+    clearFaults: () => proxy.clearFaults(),
+  };
+}
+
 /** S3 multipart on the S3 test server, behind the fault proxy. */
 async function startS3() {
   const s3 = await createS3TestServer();
@@ -132,11 +150,7 @@ async function startS3() {
     hooks,
     // Parts are 5 MiB (the fixture's chunkSize): up to three parts, or one PutObject when small.
     sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1, textShare: 0.15 },
-    isUpload: (entry) => entry.method === 'PUT',
-    isSinglePut: (entry) => entry.method === 'PUT' && !entry.path.includes('uploadId='),
-    isFinal: (entry) => (entry.method === 'POST' && entry.path.includes('uploadId=')) || (entry.method === 'PUT' && !entry.path.includes('uploadId=')),
-    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
-    clearFaults: () => proxy.clearFaults(),
+    ...multipartRequests(proxy),
     async newObject() {
       const key = `soak/object-${++counter}.gz`;
       return {
@@ -158,8 +172,6 @@ async function startS3() {
 }
 
 const resumeMode = (paths, resume) => (resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh');
-const hasQuery = (entry, name) => new URL(entry.path, 'http://proxy').searchParams.has(name);
-
 /** GCS XML multipart on the GCS test server's multipart routes, behind the fault proxy. */
 async function startGcsMultipart() {
   const token = 'crash-soak-token';
@@ -173,11 +185,7 @@ async function startGcsMultipart() {
     hooks,
     // Parts are 5 MiB (the fixture's chunkSize), as S3: up to three parts, or one PUT when small.
     sizes: { min: 5 * 1024 * 1024 + 1, max: 13 * 1024 * 1024, small: 0.1, textShare: 0.15 },
-    isUpload: (entry) => entry.method === 'PUT',
-    isSinglePut: (entry) => entry.method === 'PUT' && !hasQuery(entry, 'uploadId'),
-    isFinal: (entry) => (entry.method === 'POST' && hasQuery(entry, 'uploadId')) || (entry.method === 'PUT' && !hasQuery(entry, 'uploadId')),
-    widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'POST', times: 1_000_000 }),
-    clearFaults: () => proxy.clearFaults(),
+    ...multipartRequests(proxy),
     async newObject() {
       const name = `soak/object-${++counter}.gz`;
       return {
