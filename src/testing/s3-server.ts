@@ -114,16 +114,12 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
-
-export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
-  const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
-  const region = options.region ?? 'us-east-1';
-  const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
-  const port = optionalInteger('port', options.port, 0);
+/** The server's state from its options: empty, or what its `directory` holds. */
+function openState(options: S3TestServerOptions): S3State {
   const persistence = options.directory === undefined ? undefined : new S3Persistence(DiskStore.open('directory', options.directory));
   if (persistence && options.storeObjects === false) throw new TypeError('`directory` keeps the bytes on disk: it cannot be combined with `storeObjects: false`');
   const held = persistence?.load();
-  const state: S3State = {
+  return {
     minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
     partsPerPage: options.partsPerPage ?? 1000,
     verifyDigests: options.verifyDigests !== false,
@@ -136,6 +132,14 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
     journal: persistence,
     keep: (data) => (options.storeObjects === false ? Buffer.alloc(0) : data),
   };
+}
+
+export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
+  const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
+  const region = options.region ?? 'us-east-1';
+  const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
+  const port = optionalInteger('port', options.port, 0);
+  const state = openState(options);
   const log = new RequestLog<S3LogEntry>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
