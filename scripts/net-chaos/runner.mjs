@@ -203,7 +203,7 @@ function classify({ scenario, protocol, runIndex, started, window, result, job, 
     retryCodes,
     verified: result.final?.verified,
     openUploads: stored.openUploads,
-    ...(outcome === 'exact' ? {} : { stored: { finalized: stored.finalized, size: stored.size, persisted: stored.persisted, sameDigest: stored.sha256 === result.final?.sha256, missing: stored.missing } }),
+    ...(outcome === 'exact' ? {} : { stored: { finalized: stored.finalized, size: stored.size, persisted: stored.persisted, sameDigest: stored.sha256 === result.final?.sha256, missing: stored.missing, wire: stored.wire } }),
     exit: result.exit,
     ...counters,
   };

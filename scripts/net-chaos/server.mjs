@@ -83,12 +83,17 @@ async function startGcs() {
 /** The GCS server again, for its XML multipart routes (a process of its own: restarts are per protocol). */
 async function startGcsMultipart() {
   const server = await createTestServer({ port, directory, token: 'chaos-token' });
+  let seen = 0;
   return {
     credentials: () => ({ token: 'chaos-token' }),
     object({ name }) {
       const object = server.object('bkt', name);
       const open = server.multipart.openUploads().filter((upload) => upload.name === name).length;
-      return { finalized: object !== undefined, openUploads: open, ...digest(object?.data) };
+      // The requests since the last run's question (one upload per run and protocol), as the
+      // server saw them: what a failed run's record shows.
+      const wire = server.multipart.requests.slice(seen).map((entry) => `${entry.operation}${entry.partNumber ?? ''} ${entry.status}`);
+      seen = server.multipart.requests.length;
+      return { finalized: object !== undefined, openUploads: open, wire, ...digest(object?.data) };
     },
   };
 }
