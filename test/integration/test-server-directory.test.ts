@@ -3,6 +3,7 @@
  * server 2, started on the same directory and port, and stores exactly (GCS resumable, GCS XML
  * multipart, S3), as it would across a real service's restart; what a damaged directory does.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +14,15 @@ import { createS3TestServer, createTestServer, DamagedDirectoryError, type S3Tes
 import { FAST_RETRY, K256, MiB, makeData } from './helpers.js';
 
 const PART = 5 * MiB;
+const FIXTURE = join(import.meta.dirname, '../fixtures/directory-server.mjs');
 let directory: string;
 const open: Array<TestServer | S3TestServer> = [];
+const children = new Set<ChildProcess>();
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), 'rws-directory-'));
 });
 afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL');
   for (const server of open.splice(0)) await server.close();
   await rm(directory, { recursive: true, force: true });
 });
@@ -36,6 +40,35 @@ async function s3Server(port = 0): Promise<S3TestServer> {
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
+
+/** A server in a process of its own (test/fixtures/directory-server.mjs) on `directory`. */
+async function serverProcess(kind: 'gcs' | 's3', port: number): Promise<{ url: string; kill(): Promise<void> }> {
+  const child = spawn(process.execPath, [FIXTURE, kind, directory, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => children.delete(child));
+  let timer: NodeJS.Timeout | undefined;
+  const url = await new Promise<string>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('the server process did not listen in 10 s')), 10_000);
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /\{"url":"([^"]+)"\}/.exec(output);
+      if (match) resolve(match[1] as string);
+    });
+    void exited.then(() => reject(new Error(`the server process exited: ${output}`)));
+  }).finally(() => clearTimeout(timer));
+  return {
+    url,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Retries long enough to outlast a server process's start (node, then the import). */
+const OUTLAST_RESTART = { ...FAST_RETRY, retries: 40, maxTimeout: 200 };
 
 async function until(condition: () => boolean): Promise<void> {
   for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 5))) {
@@ -149,6 +182,46 @@ describe('directory: an upload survives the server being closed and started agai
     const second = await s3Server(portOf(first.endpoint));
     expect(second.object('bkt', 'small.txt')?.toString()).toBe('hello');
     expect(second.objectHeaders('bkt', 'small.txt')).toMatchObject({ 'content-type': 'text/plain' });
+  });
+});
+
+describe('directory: the server process SIGKILLed mid-upload, a new one started on the same directory and port', () => {
+  it('GCS resumable: the new process resumes the session; the object is exact', async () => {
+    const first = await serverProcess('gcs', 0);
+    const initiation = await request(`${first.url}/upload/storage/v1/b/bkt/o?uploadType=resumable&name=killed.bin`, { method: 'POST', body: '{}' });
+    await initiation.body.dump();
+    const uri = initiation.headers['location'] as string;
+    const data = makeData(3 * MiB + 5);
+    const stream = createResumableWriteStream({ url: uri, chunkSize: K256, retry: OUTLAST_RESTART });
+    let committed = 0;
+    stream.on('progress', (progress: { bytesCommitted: number }) => (committed = progress.bytesCommitted));
+    const error = await interrupted(stream, data, 2 * MiB, () => committed >= MiB, async () => {
+      await first.kill();
+      await serverProcess('gcs', portOf(first.url));
+    });
+    expect(error).toBeUndefined();
+    for (const child of children) child.kill('SIGKILL');
+    await until(() => children.size === 0);
+    expect((await gcsServer()).object('bkt', 'killed.bin')?.data?.equals(data)).toBe(true);
+  });
+
+  it('S3: the new process completes the upload with the parts the killed one stored; the object is exact', async () => {
+    const first = await serverProcess('s3', 0);
+    const data = makeData(2 * PART + 7);
+    const s3 = { bucket: 'bkt', key: 'killed.bin', endpoint: first.url, credentials: { accessKeyId: 'test-key', secretAccessKey: 'test-secret' } };
+    const stream = createResumableWriteStream({ s3, chunkSize: PART, retry: OUTLAST_RESTART });
+    let committed = 0;
+    stream.on('progress', (progress: { bytesCommitted: number }) => (committed = progress.bytesCommitted));
+    const error = await interrupted(stream, data, PART + MiB, () => committed >= PART, async () => {
+      await first.kill();
+      await serverProcess('s3', portOf(first.url));
+    });
+    expect(error).toBeUndefined();
+    for (const child of children) child.kill('SIGKILL');
+    await until(() => children.size === 0);
+    const server = await s3Server();
+    expect(server.object('bkt', 'killed.bin')?.equals(data)).toBe(true);
+    expect(server.openUploads()).toEqual([]);
   });
 });
 
