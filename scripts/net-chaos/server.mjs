@@ -25,7 +25,7 @@ import { createS3TestServer, createTestServer, startFaultProxy } from '../../dis
 const [protocol, portArgument, directory] = process.argv.slice(2);
 const port = Number(portArgument);
 
-// The loopback servers listen on 127.0.0.1 and (S3) a free port: here, every address of the
+// The loopback servers listen on 127.0.0.1 (the fault proxy on a free port): here, every address of the
 // namespace and PORT. Each request is classified as it arrives, whatever server answers it.
 const listen = HttpServer.prototype.listen;
 HttpServer.prototype.listen = function (...args) {
