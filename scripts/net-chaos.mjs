@@ -1,4 +1,4 @@
-// npm run soak:net -- [--scenario all|NAME,NAME] [--runs 1] [--seconds 3600] [--protocols gcs,tus,s3]
+// npm run soak:net -- [--scenario all|NAME,NAME] [--runs 1] [--seconds 3600] [--protocols gcs,tus,s3,gcs-multipart,azure]
 //                     [--seed S] [--json FILE] [--report FILE]
 // Real uploads across a shaped link between two network namespaces, under each scenario of
 // scripts/net-chaos/scenarios.mjs (loss, reordering, duplication, corruption, flaps, blackhole,
@@ -12,6 +12,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { report } from './net-chaos/report.mjs';
 import { LINK, runScenario, startSuite, stopSuite } from './net-chaos/runner.mjs';
+import { PORTS } from './net-chaos/link.mjs';
 import { SCENARIOS } from './net-chaos/scenarios.mjs';
 
 const { values } = parseArgs({
@@ -19,7 +20,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'all' },
     runs: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '3600' },
-    protocols: { type: 'string', default: 'gcs,tus,s3' },
+    protocols: { type: 'string', default: 'gcs,tus,s3,gcs-multipart,azure' },
     seed: { type: 'string' },
     json: { type: 'string' },
     report: { type: 'string' },
@@ -46,7 +47,7 @@ const unknown = names.filter((name) => !SCENARIOS.some((scenario) => scenario.na
 if (!Number.isSafeInteger(runs) || runs < 1 || runs > 50) fail('--runs expects an integer from 1 to 50');
 if (!(seconds > 0)) fail('--seconds expects a positive number');
 if (!Number.isSafeInteger(seed) || seed < 0) fail('--seed expects a non-negative integer');
-if (protocols.some((name) => !['gcs', 'tus', 's3'].includes(name))) fail('--protocols expects a comma-separated list of gcs, tus, s3');
+if (protocols.some((name) => !Object.keys(PORTS).includes(name))) fail(`--protocols expects a comma-separated list of ${Object.keys(PORTS).join(', ')}`);
 if (unknown.length > 0) fail(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`);
 
 const missing = ['ip', 'iptables-legacy', 'tc', 'ethtool', 'nstat', 'cc'].filter((tool) => {
@@ -64,7 +65,7 @@ if (process.getuid?.() !== 0 || missing.length > 0) {
 
 console.log(`net chaos: seed ${seed}, link ${LINK.rttMs} ms RTT at ${LINK.rate}, ${runs} run(s) of ${names.join(', ')}, at most ${seconds} s`);
 const deadline = Date.now() + seconds * 1000;
-const suite = await startSuite().catch(async (error) => {
+const suite = await startSuite(protocols).catch(async (error) => {
   await stopSuite({ servers: {}, directory: undefined });
   throw error;
 });

@@ -20,6 +20,8 @@ async function target() {
     print({ ev: 'url', url: new URL(url).pathname });
     return { protocol: 'tus', url, chunkSize: job.chunkSize };
   }
+  if (job.protocol === 'gcs-multipart') return { gcs: { bucket: 'bkt', name: job.name, apiEndpoint: job.endpoint, token: job.token }, queueSize: 2, chunkSize: job.chunkSize };
+  if (job.protocol === 'azure') return { protocol: 'azure', url: job.url, azure: { accountKey: job.accountKey }, queueSize: 2, chunkSize: job.chunkSize };
   return { s3: { bucket: 'bkt', key: job.key, endpoint: job.endpoint, queueSize: 2 }, chunkSize: job.chunkSize };
 }
 

@@ -11,11 +11,11 @@ const HERE = import.meta.dirname;
 export const CLIENT_NS = process.env.NF_C ?? 'rwsxc';
 export const SERVER_NS = process.env.NF_S ?? 'rwsxs';
 export const SERVER_HOST = 'rws-chaos-server';
-export const PORTS = { gcs: 18080, tus: 18081, s3: 18082 };
+export const PORTS = { gcs: 18080, tus: 18081, s3: 18082, 'gcs-multipart': 18083, azure: 18084 };
 
 /** Runs `link.sh ARGS…` (bounded: a stuck tool fails the run instead of hanging it). */
 export async function link(...args) {
-  const env = { ...process.env, NF_C: CLIENT_NS, NF_S: SERVER_NS, NF_STATE: process.env.NF_STATE ?? `/tmp/rws-net-chaos-${CLIENT_NS}` };
+  const env = { ...process.env, NF_C: CLIENT_NS, NF_S: SERVER_NS, NF_NET: process.env.NF_NET ?? '10.99.0', NF_STATE: process.env.NF_STATE ?? `/tmp/rws-net-chaos-${CLIENT_NS}` };
   const { stdout } = await run(join(HERE, 'link.sh'), args.map(String), { env, timeout: 30_000 });
   return stdout;
 }
@@ -31,6 +31,7 @@ export async function startServer(protocol, directory, onEvent) {
   let child;
   let pending = new Map();
   let counter = 0;
+  let backend = false;
   async function start() {
     child = spawn('ip', ['netns', 'exec', SERVER_NS, process.execPath, join(HERE, 'server.mjs'), protocol, String(PORTS[protocol]), directory], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -40,7 +41,10 @@ export async function startServer(protocol, directory, onEvent) {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       const message = JSON.parse(line);
-      if (message.event === 'ready') ready.resolve();
+      if (message.event === 'ready') {
+        backend = message.backend === true;
+        ready.resolve();
+      }
       else if (message.event) onEvent(protocol, message);
       else pending.get(message.id)?.(message);
     });
@@ -48,10 +52,10 @@ export async function startServer(protocol, directory, onEvent) {
     const timer = setTimeout(() => ready.reject(new Error(`${protocol} server not ready in 10 s`)), 10_000);
     await ready.promise.finally(() => clearTimeout(timer));
   }
-  function ask(op, args = {}) {
+  function ask(op, args = {}, timeoutMs = 10_000) {
     const id = ++counter;
     const answer = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${protocol} server: no answer to ${op}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`${protocol} server: no answer to ${op}`)), timeoutMs);
       pending.set(id, (message) => {
         clearTimeout(timer);
         pending.delete(id);
@@ -62,6 +66,8 @@ export async function startServer(protocol, directory, onEvent) {
     return answer;
   }
   async function stop() {
+    // A server with a process of its own behind it (Azurite) stops that one first, cleanly.
+    if (backend && child.exitCode === null && child.signalCode === null) await ask('stop-backend', {}, 20_000).catch(() => {});
     const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
     child.kill('SIGKILL');
     await exited;

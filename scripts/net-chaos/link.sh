@@ -23,10 +23,11 @@
 #   link.sh counters                qdisc, loss-rule and blackhole counters, delay-line state
 #   link.sh verify                  ping -U and a 5 s iperf3 across the link
 #   link.sh down                    stop the delay lines, delete both namespaces
-# Environment: NF_C, NF_S (namespace names, default rwsxc/rwsxs), NF_STATE (state folder).
+# Environment: NF_C, NF_S (namespace names, default rwsxc/rwsxs), NF_NET (the /30's first three
+# octets, default 10.99.0: the client is .1, the server .2), NF_STATE (state folder).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-C=${NF_C:-rwsxc} S=${NF_S:-rwsxs} CIF=${NF_C:-rwsxc}0 SIF=${NF_S:-rwsxs}0 CIP=10.99.0.1 SIP=10.99.0.2
+C=${NF_C:-rwsxc} S=${NF_S:-rwsxs} CIF=${NF_C:-rwsxc}0 SIF=${NF_S:-rwsxs}0 NET=${NF_NET:-10.99.0} CIP=${NF_NET:-10.99.0}.1 SIP=${NF_NET:-10.99.0}.2
 STATE=${NF_STATE:-/tmp/rws-net-chaos}; mkdir -p "$STATE"
 BIN=$STATE/delayq
 IPT=iptables-legacy

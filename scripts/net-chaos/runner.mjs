@@ -7,8 +7,16 @@ import { join } from 'node:path';
 import { CLIENT_NS, PORTS, SERVER_HOST, killClients, link, runClient, startServer, tcpChecksumErrors } from './link.mjs';
 
 const MiB = 1024 * 1024;
-/** Object size and request size per protocol (S3: 5 MiB parts, the smallest S3 takes). */
-const SHAPES = { gcs: { size: 12 * MiB, chunkSize: 2 * MiB }, tus: { size: 12 * MiB, chunkSize: 2 * MiB }, s3: { size: 16 * MiB, chunkSize: 5 * MiB } };
+/** Object size and request size per protocol (S3, GCS XML multipart: 5 MiB parts, the smallest they take). */
+const SHAPES = {
+  gcs: { size: 12 * MiB, chunkSize: 2 * MiB },
+  tus: { size: 12 * MiB, chunkSize: 2 * MiB },
+  s3: { size: 16 * MiB, chunkSize: 5 * MiB },
+  'gcs-multipart': { size: 16 * MiB, chunkSize: 5 * MiB },
+  azure: { size: 12 * MiB, chunkSize: 2 * MiB },
+};
+/** Parts protocols whose parts have a 5 MiB minimum: objects of at least two parts, even scaled down. */
+const FIVE_MIB_PARTS = new Set(['s3', 'gcs-multipart']);
 export const LINK = { rttMs: 20, rate: '50mbit' };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,13 +57,13 @@ class RunEvents {
   }
 }
 
-export async function startSuite() {
+export async function startSuite(protocols = Object.keys(PORTS)) {
   await link('up', LINK.rttMs, LINK.rate);
   await link('name', SERVER_HOST, 'on');
   const directory = await mkdtemp(join(tmpdir(), 'rws-net-chaos-'));
   const suite = { directory, servers: {}, current: undefined, counter: 0 };
   const onEvent = (protocol, event) => suite.current?.push(protocol, event);
-  for (const protocol of Object.keys(PORTS)) {
+  for (const protocol of protocols) {
     suite.servers[protocol] = await startServer(protocol, join(directory, protocol), onEvent);
   }
   return suite;
@@ -71,7 +79,7 @@ export async function stopSuite(suite) {
 async function jobFor(suite, protocol, scale, seed) {
   const origin = `http://${SERVER_HOST}:${PORTS[protocol]}`;
   const shape = SHAPES[protocol];
-  const size = Math.max(protocol === 's3' ? 8 * MiB : MiB, Math.round(shape.size * scale));
+  const size = Math.max(FIVE_MIB_PARTS.has(protocol) ? 8 * MiB : MiB, Math.round(shape.size * scale));
   const base = { protocol, size, seed, chunkSize: shape.chunkSize };
   if (protocol === 'gcs') {
     const { uri } = await suite.servers.gcs.ask('session');
@@ -79,6 +87,16 @@ async function jobFor(suite, protocol, scale, seed) {
     return { job: { ...base, url: `${origin}${url.pathname}${url.search}` }, lookup: { uri } };
   }
   if (protocol === 'tus') return { job: { ...base, endpoint: `${origin}/files` }, lookup: undefined };
+  if (protocol === 'gcs-multipart') {
+    const name = `chaos/object-${++suite.counter}`;
+    const { token } = await suite.servers[protocol].ask('credentials');
+    return { job: { ...base, endpoint: origin, name, token }, lookup: { name } };
+  }
+  if (protocol === 'azure') {
+    const blob = `object-${++suite.counter}`;
+    const { account, accountKey } = await suite.servers.azure.ask('credentials');
+    return { job: { ...base, url: `${origin}/${account}/chaos/${blob}`, accountKey }, lookup: { blob } };
+  }
   const key = `chaos/object-${++suite.counter}`;
   const { accessKeyId, secretAccessKey } = await suite.servers.s3.ask('credentials');
   return { job: { ...base, endpoint: origin, key }, lookup: { key }, env: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } };
@@ -185,7 +203,7 @@ function classify({ scenario, protocol, runIndex, started, window, result, job, 
     retryCodes,
     verified: result.final?.verified,
     openUploads: stored.openUploads,
-    ...(outcome === 'exact' ? {} : { stored: { finalized: stored.finalized, size: stored.size, persisted: stored.persisted, sameDigest: stored.sha256 === result.final?.sha256, missing: stored.missing } }),
+    ...(outcome === 'exact' ? {} : { stored: { finalized: stored.finalized, size: stored.size, persisted: stored.persisted, sameDigest: stored.sha256 === result.final?.sha256, missing: stored.missing, wire: stored.wire } }),
     exit: result.exit,
     ...counters,
   };

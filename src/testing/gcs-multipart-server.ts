@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmedRule, type FaultRule, type RequestFacts } from './faults.js';
 import { drain, readBody, headerValue as header } from './http-harness.js';
 import { assemble, errorXml, escapeXml, GcsXmlFailure, listPartsXml, newUploadId, parsePartNumber, storePart, digestsOf, checkGoogHash, type OpenUpload } from './gcs-multipart-rules.js';
+import type { MultipartJournal } from './gcs-server/persistence.js';
 import { verifySignature } from './s3-server/sigv4.js';
 import type { StoredObject } from './upload-session.js';
 
@@ -56,7 +57,11 @@ export interface GcsMultipartView {
 /** What the multipart routes share with the rest of the server. */
 export interface MultipartHost {
   readonly options: GcsMultipartServerOptions & { token?: string; faults?: ReadonlyArray<FaultRule | string>; storeObjects?: boolean };
-  readonly objects: Map<string, StoredObject>;
+  readonly objects: ReadonlyMap<string, StoredObject>;
+  /** The server's `directory`, when it has one. */
+  readonly journal: MultipartJournal | undefined;
+  /** Stores a completed or PUT object (in memory, and in the directory). */
+  keepObject(object: StoredObject): void;
   nextGeneration(): string;
   delay(ms: number): Promise<void>;
 }
@@ -75,6 +80,11 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     if (OTHER_APIS.test(url.pathname) || !OBJECT_PATH.test(url.pathname) || url.searchParams.has('upload_id')) return false;
     const { searchParams: query } = url;
     return query.has('uploads') || query.has('uploadId') || method === 'HEAD' || method === 'PUT';
+  }
+
+  /** Uploads a directory kept (gcs-server/persistence.ts). */
+  restore(uploads: readonly OpenUpload[]): void {
+    for (const upload of uploads) this.uploads.set(upload.id, upload);
   }
 
   openUploads(): Array<{ uploadId: string; name: string; parts: number }> {
@@ -100,7 +110,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
 
   private async onUpload(req: IncomingMessage, res: ServerResponse, entry: MultipartLogEntry, upload: OpenUpload, url: URL): Promise<void> {
     if (req.method === 'DELETE') {
-      this.uploads.delete(upload.id);
+      this.forget(upload.id);
       await drain(req);
       return this.answer(res, entry, 204, {}, '');
     }
@@ -128,7 +138,9 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     const metadata = Object.fromEntries(Object.entries(req.headers).flatMap(([header, value]) => (header.startsWith('x-goog-meta-') ? [[header.slice(12), String(value)]] : [])));
     const rules = (this.host.options.faults ?? []).map((rule) => new ArmedRule(typeof rule === 'string' ? { fault: rule } : rule));
     const id = newUploadId();
-    this.uploads.set(id, { id, bucket, name, contentType: header(req, 'content-type') ?? 'application/octet-stream', metadata, parts: new Map(), rules, uploads: 0, queries: 0 });
+    const upload: OpenUpload = { id, bucket, name, contentType: header(req, 'content-type') ?? 'application/octet-stream', metadata, parts: new Map(), rules, uploads: 0, queries: 0 };
+    this.host.journal?.saveUpload(upload);
+    this.uploads.set(id, upload);
     (entry as { uploadId: string }).uploadId = id;
     const body = `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>${escapeXml(bucket)}</Bucket><Key>${escapeXml(name)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`;
     void drain(req).then(() => this.answer(res, entry, 200, { 'content-type': 'application/xml' }, body));
@@ -137,14 +149,15 @@ export class GcsMultipartRoutes implements GcsMultipartView {
   private putPart(res: ServerResponse, entry: MultipartLogEntry, upload: OpenUpload, partNumber: number, body: Buffer, corrupt: boolean): void {
     const part = storePart(body, entry.googHash, corrupt);
     upload.parts.set(partNumber, part);
+    this.host.journal?.savePart(upload, partNumber, part);
     this.answer(res, entry, 200, { etag: part.etag, 'x-goog-hash': `crc32c=${part.crc32c},md5=${part.md5}` }, '');
   }
 
   private complete(req: IncomingMessage, res: ServerResponse, entry: MultipartLogEntry, upload: OpenUpload, body: string, rule: ArmedRule | undefined): void {
     const object = assemble(upload, body, this.host.options.minPartSize ?? 5 * 1024 * 1024, this.host.nextGeneration(), this.host.options.storeObjects ?? true);
     const stored = rule?.parsed.kind === 'corrupt-byte' && object.data && object.data.length > 0 ? corruptObject(object) : object;
-    this.host.objects.set(`${upload.bucket}/${upload.name}`, stored);
-    this.uploads.delete(upload.id);
+    this.host.keepObject(stored);
+    this.forget(upload.id);
     if (rule?.parsed.kind === 'lose-final-answer') {
       entry.status = 'lost';
       return void req.socket.destroy();
@@ -163,7 +176,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     checkGoogHash(entry.googHash, digests);
     const metadata = Object.fromEntries(Object.entries(req.headers).flatMap(([key, value]) => (key.startsWith('x-goog-meta-') ? [[key.slice(12), String(value)]] : [])));
     const object: StoredObject = { bucket, name, size: body.length, md5Hash: digests.md5, crc32c: digests.crc32c, data: this.host.options.storeObjects === false ? undefined : body, generation: this.host.nextGeneration(), contentType: header(req, 'content-type') ?? 'application/octet-stream', metadata };
-    this.host.objects.set(`${bucket}/${name}`, object);
+    this.host.keepObject(object);
     this.answer(res, entry, 200, { etag: `"${Buffer.from(digests.md5, 'base64').toString('hex')}"`, 'x-goog-hash': `crc32c=${digests.crc32c},md5=${digests.md5}` }, '');
   }
 
@@ -192,6 +205,11 @@ export class GcsMultipartRoutes implements GcsMultipartView {
     (entry as { auth: string }).auth = 'hmac';
   }
 
+  private forget(uploadId: string): void {
+    this.uploads.delete(uploadId);
+    this.host.journal?.removeUpload(uploadId);
+  }
+
   private takeRule(upload: OpenUpload, facts: RequestFacts, entry: MultipartLogEntry): ArmedRule | undefined {
     const rule = upload.rules.find((candidate) => candidate.take(facts));
     entry.fault = rule?.rule.fault;
@@ -206,7 +224,7 @@ export class GcsMultipartRoutes implements GcsMultipartView {
       return req.socket.destroyed ? ((entry.status = 'reset'), true) : false;
     }
     if (fault.kind === 'gone') {
-      this.uploads.delete(upload.id);
+      this.forget(upload.id);
       throw new GcsXmlFailure(404, 'NoSuchUpload', 'The requested upload was not found.');
     }
     if (fault.kind !== 'status' && fault.kind !== 'reset') return false;

@@ -8,3 +8,4 @@ export { startFaultProxy } from './fault-proxy.js';
 export type { FaultProxy, ProxyFaultRule, ProxyLogEntry } from './fault-proxy.js';
 export { createS3TestServer } from './s3-server.js';
 export type { S3LogEntry, S3TestServer, S3TestServerOptions } from './s3-server.js';
+export { DamagedDirectoryError } from './disk-store.js';

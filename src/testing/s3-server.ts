@@ -4,7 +4,8 @@
  * CreateMultipartUpload, UploadPart (Content-MD5 and x-amz-checksum-crc32c verified, BadDigest),
  * ListParts (paginated), CompleteMultipartUpload (ascending parts, every ETag, 5 MiB minimum but
  * for the last part: InvalidPartOrder, InvalidPart, EntityTooSmall), AbortMultipartUpload,
- * PutObject and GetObject (with Range). In memory; listens on 127.0.0.1 only.
+ * PutObject and GetObject (with Range). In memory, or also on disk (`directory`); listens on
+ * 127.0.0.1 only.
  *
  * Keys: the server knows several key pairs (`keys`, `addKey`), each optionally with a session
  * token it must come with and a time it stops working, as STS credentials do: a request signed
@@ -22,8 +23,11 @@
  * switches behave as Ceph RGW 16 does: `ignoreChecksums`, `emptyCompleteEtag`, `uploadGoneCode`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { optionalInteger } from '../options/expect.js';
+import { DiskStore } from './disk-store.js';
 import { readAll, RequestLog, startLoopbackServer } from './http-harness.js';
 import { OPERATIONS, type S3State } from './s3-server/operations.js';
+import { S3Persistence } from './s3-server/persistence.js';
 import { checkSseCustomerKey, flatHeaders } from './s3-server/rules.js';
 import { verifySignature } from './s3-server/sigv4.js';
 import { escape, S3Failure, sendXml } from './s3-server/wire.js';
@@ -64,6 +68,16 @@ export interface S3TestServerOptions {
   readonly emptyCompleteEtag?: boolean;
   /** The error code for an upload that is gone: S3 says NoSuchUpload, Ceph RGW's ListParts NoSuchKey. @default 'NoSuchUpload' */
   readonly uploadGoneCode?: 'NoSuchUpload' | 'NoSuchKey';
+  /** @default 0 (any free port) */
+  readonly port?: number;
+  /**
+   * Keep multipart uploads, their parts and objects in this folder (created if missing), written
+   * before each answer: a server started again with the same `directory` and `port` lists the
+   * same parts and completes the same uploads, as S3 does across its restarts. The request log is
+   * not kept. Needs the bytes (`storeObjects` not false). A file it can't read back makes
+   * `createS3TestServer` reject with a `DamagedDirectoryError` naming it. @default undefined (in memory only)
+   */
+  readonly directory?: string;
 }
 
 export interface S3LogEntry {
@@ -100,23 +114,32 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
-
-export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
-  const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
-  const region = options.region ?? 'us-east-1';
-  const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
-  const state: S3State = {
+/** The server's state from its options: empty, or what its `directory` holds. */
+function openState(options: S3TestServerOptions): S3State {
+  const persistence = options.directory === undefined ? undefined : new S3Persistence(DiskStore.open('directory', options.directory));
+  if (persistence && options.storeObjects === false) throw new TypeError('`directory` keeps the bytes on disk: it cannot be combined with `storeObjects: false`');
+  const held = persistence?.load();
+  return {
     minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
     partsPerPage: options.partsPerPage ?? 1000,
     verifyDigests: options.verifyDigests !== false,
     ignoreChecksums: options.ignoreChecksums === true,
     emptyCompleteEtag: options.emptyCompleteEtag === true,
     goneCode: options.uploadGoneCode ?? 'NoSuchUpload',
-    objects: new Map(),
-    uploads: new Map(),
+    objects: held?.objects ?? new Map(),
+    uploads: held?.uploads ?? new Map(),
     failNextComplete: false,
+    journal: persistence,
     keep: (data) => (options.storeObjects === false ? Buffer.alloc(0) : data),
   };
+}
+
+export async function createS3TestServer(options: S3TestServerOptions = {}): Promise<S3TestServer> {
+  const credentials = options.credentials ?? { accessKeyId: 'test-key', secretAccessKey: 'test-secret' };
+  const region = options.region ?? 'us-east-1';
+  const keys = new Map<string, S3TestKey>([credentials, ...(options.keys ?? [])].map((key) => [key.accessKeyId, key]));
+  const port = optionalInteger('port', options.port, 0);
+  const state = openState(options);
   const log = new RequestLog<S3LogEntry>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse, entry: S3LogEntry) => {
@@ -150,7 +173,7 @@ export async function createS3TestServer(options: S3TestServerOptions = {}): Pro
         entry.status = failure.status;
         if (!res.headersSent) sendXml(res, failure.status, `<Error><Code>${failure.code}</Code><Message>${escape(failure.message)}</Message></Error>`);
       });
-  });
+  }, { port });
 
   return {
     endpoint: server.url,

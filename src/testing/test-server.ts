@@ -15,12 +15,14 @@ import { CHUNK_ALIGNMENT } from '../content-range.js';
 import { isSessionOnlyHeader } from '../protocols/gcs/headers.js';
 import { ArmedRule, type FaultRule } from './faults.js';
 import { GcsMultipartRoutes, type GcsMultipartServerOptions, type GcsMultipartView } from './gcs-multipart-server.js';
-import type { GcsContext, GcsRoute } from './gcs-server/context.js';
+import { send, toRule, type GcsContext, type GcsRoute } from './gcs-server/context.js';
 import { initiationRoute } from './gcs-server/initiation.js';
 import { readRoute, requestLogRoute } from './gcs-server/objects.js';
 import { sessionRoute } from './gcs-server/session-requests.js';
 import { drain, headerValue, RequestLog, startLoopbackServer, type LoopbackServer } from './http-harness.js';
-import { UploadSession, type StoredObject } from './upload-session.js';
+import { DiskStore } from './disk-store.js';
+import { GcsPersistence, type GcsHoldings } from './gcs-server/persistence.js';
+import { UploadSession, type SessionStorage, type StoredObject } from './upload-session.js';
 
 export interface TestServerOptions extends GcsMultipartServerOptions {
   /** Faults armed on every session the server creates (strings are `{ fault: name }`). */
@@ -59,6 +61,13 @@ export interface TestServerOptions extends GcsMultipartServerOptions {
   hashRefusalStatus?: 400 | 412;
   /** @default 0 (any free port) */
   port?: number;
+  /**
+   * Keep sessions, XML multipart uploads with their parts, and objects in this folder too, written
+   * before each answer: a server started again on it (same `port`) serves the same session URIs,
+   * offsets and objects, as GCS does across restarts. Not kept: armed faults, the request log.
+   * Needs `storeObjects`. A file it can't read back: `DamagedDirectoryError`. @default in memory only
+   */
+  directory?: string;
 }
 
 export interface SessionOptions {
@@ -131,7 +140,9 @@ const ROUTES: readonly GcsRoute[] = [sessionRoute, initiationRoute, requestLogRo
 
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   for (const rule of options.faults ?? []) new ArmedRule(toRule(rule)); // validate eagerly
-  const server = new LoopbackGcs(options);
+  const store = options.directory === undefined ? undefined : DiskStore.open('directory', options.directory);
+  if (store && options.storeObjects === false) throw new TypeError('`directory` keeps the bytes on disk: it cannot be combined with `storeObjects: false`');
+  const server = new LoopbackGcs(options, store && new GcsPersistence(store));
   await server.listen(options.port ?? 0);
   return server;
 }
@@ -145,9 +156,25 @@ class LoopbackGcs implements TestServer, GcsContext {
   private generation = 1;
   private sessionCounter = 0;
   readonly multipart: GcsMultipartRoutes;
+  private readonly storage: SessionStorage;
 
-  constructor(readonly options: TestServerOptions) {
-    this.multipart = new GcsMultipartRoutes({ options, objects: this.objects, nextGeneration: () => String(this.generation++), delay: (ms) => this.delay(ms) });
+  constructor(
+    readonly options: TestServerOptions,
+    private readonly persistence?: GcsPersistence,
+  ) {
+    const host = { options, objects: this.objects, journal: persistence, keepObject: (object: StoredObject) => this.keepObject(object), nextGeneration: () => String(this.generation++), delay: (ms: number) => this.delay(ms) };
+    this.multipart = new GcsMultipartRoutes(host);
+    this.storage = { storeBytes: options.storeObjects ?? true, persistStep: options.persistStep ?? CHUNK_ALIGNMENT, digests: options.digests ?? true };
+    if (persistence) this.restore(persistence.load(this.storage));
+  }
+
+  private restore(holdings: GcsHoldings): void {
+    for (const session of holdings.sessions) this.sessions.set(session.id, session);
+    for (const object of holdings.objects) this.objects.set(`${object.bucket}/${object.name}`, object);
+    this.multipart.restore(holdings.uploads);
+    this.generation = holdings.generation + 1;
+    // Names nobody gave (`object-N`) must not come back: at most one was taken per session.
+    this.sessionCounter = holdings.sessions.length;
   }
 
   get requests(): readonly RequestLogEntry[] {
@@ -169,8 +196,9 @@ class LoopbackGcs implements TestServer, GcsContext {
     const rules = [...(this.options.faults ?? []), ...(options.faults ?? [])].map((rule) => new ArmedRule(toRule(rule)));
     const description = { contentType: options.contentType ?? 'application/octet-stream', metadata: options.metadata ?? {} };
     const identity = { id, uri: base, bucket, name, dialect: options.dialect ?? this.options.dialect ?? 'gcs', description };
-    const storage = { storeBytes: this.options.storeObjects ?? true, persistStep: this.options.persistStep ?? CHUNK_ALIGNMENT, digests: this.options.digests ?? true };
-    this.sessions.set(id, new UploadSession(identity, rules, storage));
+    const session = new UploadSession(identity, rules, this.storage, this.persistence);
+    this.persistence?.save(session);
+    this.sessions.set(id, session);
     return base;
   }
 
@@ -201,8 +229,13 @@ class LoopbackGcs implements TestServer, GcsContext {
 
   finalize(session: UploadSession): StoredObject {
     const object = session.finalize(String(this.generation++));
-    this.objects.set(`${object.bucket}/${object.name}`, object);
+    this.keepObject(object);
     return object;
+  }
+
+  private keepObject(object: StoredObject): void {
+    this.persistence?.saveObject(object);
+    this.objects.set(`${object.bucket}/${object.name}`, object);
   }
 
   nextNumber(): number {
@@ -264,15 +297,4 @@ class LoopbackGcs implements TestServer, GcsContext {
       ignoredHeaders: kind === 'upload' || kind === 'query' ? Object.keys(req.headers).filter(isSessionOnlyHeader) : [],
     });
   }
-}
-
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
-  if (res.destroyed || res.headersSent) return;
-  // Node would refuse 499 without a reason phrase it knows; GCS sends "Client Closed Request".
-  res.writeHead(status, status === 499 ? 'Client Closed Request' : undefined, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
-
-function toRule(rule: FaultRule | string): FaultRule {
-  return typeof rule === 'string' ? { fault: rule } : rule;
 }

@@ -49,15 +49,33 @@ export interface SessionStorage {
   readonly digests: boolean | 'crc32c';
 }
 
+/**
+ * Where a session's state goes besides memory (the server's `directory`, gcs-server/persistence.ts):
+ * told of every change, before the server answers.
+ */
+export interface SessionJournal {
+  /** Fresh persisted bytes, in order. */
+  append(session: UploadSession, bytes: Buffer): void;
+  /** The counters, the total, gone or finalized changed. */
+  save(session: UploadSession): void;
+  /** A refused final request rolled the bytes back to `length`. */
+  truncate(session: UploadSession, length: number): void;
+}
+
+/** What a journal kept of a session, to start it again (`UploadSession.restore`). */
+export interface RestoredState {
+  readonly persisted: number;
+  readonly total: number | undefined;
+  readonly goneStatus: number | undefined;
+  /** The finalized object, its bytes being the session's. */
+  readonly object: Omit<StoredObject, 'data'> | undefined;
+}
+
 export type PersistOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export class UploadSession {
   persisted = 0;
-  /** The object size, once a request declared it. */
-  total: number | undefined;
   object: StoredObject | undefined;
-  /** Set when the session is gone: the status every later request gets. */
-  goneStatus: number | undefined;
   uploads = 0;
   queries = 0;
   /** Set by the `corrupt-byte` fault: the next persisted byte is flipped (a server-side corruption). */
@@ -65,12 +83,50 @@ export class UploadSession {
   private readonly chunks: Buffer[] = [];
   private md5: Hash = createHash('md5');
   private crc = 0;
+  private declaredTotal: number | undefined;
+  private gone: number | undefined;
 
   constructor(
     readonly identity: SessionIdentity,
     readonly rules: ArmedRule[],
     private readonly storage: SessionStorage,
+    private journal?: SessionJournal,
   ) {}
+
+  /** A session a journal kept, with the bytes it persisted (no faults armed: a restart drops them). */
+  static restore(identity: SessionIdentity, storage: SessionStorage, state: RestoredState, bytes: Buffer, journal: SessionJournal): UploadSession {
+    const session = new UploadSession(identity, [], storage);
+    session.append(bytes);
+    session.declaredTotal = state.total;
+    session.gone = state.goneStatus;
+    if (state.object) {
+      session.object = { ...state.object, data: storage.storeBytes ? bytes : undefined };
+      session.chunks.length = 0;
+    }
+    session.journal = journal;
+    return session;
+  }
+
+  /** The object size, once a request declared it. */
+  get total(): number | undefined {
+    return this.declaredTotal;
+  }
+
+  /** Set when the session is gone: the status every later request gets. */
+  get goneStatus(): number | undefined {
+    return this.gone;
+  }
+
+  declareTotal(total: number): void {
+    if (total === this.declaredTotal) return;
+    this.declaredTotal = total;
+    this.journal?.save(this);
+  }
+
+  markGone(status: number): void {
+    this.gone = status;
+    this.journal?.save(this);
+  }
 
   get id(): string {
     return this.identity.id;
@@ -116,6 +172,7 @@ export class UploadSession {
     if (freshLength === 0) return { ok: true };
     if (!this.needsBytes) {
       this.persisted += freshLength;
+      this.journal?.save(this);
       return { ok: true };
     }
     this.append((body.bytes as Buffer).subarray(skip, skip + freshLength));
@@ -166,10 +223,12 @@ export class UploadSession {
     const saved = { persisted: this.persisted, total: this.total, chunks: this.chunks.length, crc: this.crc, md5: this.md5.copy() };
     return () => {
       this.persisted = saved.persisted;
-      this.total = saved.total;
+      this.declaredTotal = saved.total;
       this.chunks.length = saved.chunks;
       this.crc = saved.crc;
       this.md5 = saved.md5;
+      this.journal?.truncate(this, saved.persisted);
+      this.journal?.save(this);
     };
   }
 
@@ -194,6 +253,7 @@ export class UploadSession {
       ...this.identity.description,
     };
     this.chunks.length = 0;
+    this.journal?.save(this);
     return this.object;
   }
 
@@ -211,6 +271,8 @@ export class UploadSession {
       this.crc = crc32c(fresh, this.crc);
     }
     this.persisted += fresh.length;
+    this.journal?.append(this, fresh);
+    this.journal?.save(this);
   }
 
   private read(start: number, end: number): Buffer {

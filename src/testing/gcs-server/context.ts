@@ -3,6 +3,7 @@
  * test-server.ts holds the route table, each route file serves one family of endpoints.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultRule } from '../faults.js';
 import type { RequestLog } from '../http-harness.js';
 import type { RequestLogEntry, SessionOptions, TestServerOptions } from '../test-server.js';
 import type { StoredObject, UploadSession } from '../upload-session.js';
@@ -32,4 +33,17 @@ export interface GcsContext {
 export interface GcsRoute {
   matches(req: IncomingMessage, url: URL): boolean;
   serve(server: GcsContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | void;
+}
+
+/** Answers with its Content-Length (the GCS server answers no other way). */
+export function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+  if (res.destroyed || res.headersSent) return;
+  // Node would refuse 499 without a reason phrase it knows; GCS sends "Client Closed Request".
+  res.writeHead(status, status === 499 ? 'Client Closed Request' : undefined, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+/** A fault given by name only is a rule with no other condition. */
+export function toRule(rule: FaultRule | string): FaultRule {
+  return typeof rule === 'string' ? { fault: rule } : rule;
 }

@@ -35,7 +35,7 @@ export const sessionRoute: GcsRoute = {
     if (!session) return refuse(404, 'No such upload session');
     if (session.goneStatus !== undefined) return refuse(session.goneStatus, 'The upload session is gone or expired');
     if (kind === 'delete') {
-      session.goneStatus = 404;
+      session.markGone(404);
       return refuse(499, '');
     }
     if (!range || req.method !== 'PUT') return refuse(400, 'Content-Range required: bytes a-b/T, bytes a-b/*, bytes */T or bytes */*');
@@ -60,7 +60,7 @@ async function serveChunk(exchange: Exchange, rule: ArmedRule | undefined): Prom
   const action: ServerAction = rule ? serverAction(rule.parsed) : {};
   const retryAfter = (status: number) => retryAfterHeader(status, rule?.rule.retryAfter);
   if (action.goneStatus !== undefined) {
-    session.goneStatus = action.goneStatus;
+    session.markGone(action.goneStatus);
     await drain(req);
     return server.answer(res, entry, action.goneStatus, {}, 'The upload session is gone or expired');
   }
@@ -98,7 +98,7 @@ function applyChunk(exchange: Exchange, body: ReceivedBody, action: ServerAction
   const problem = session.refusal(range, Number(req.headers['content-length'] ?? -1), body.length);
   if (problem) return server.answer(res, entry, 400, {}, problem);
   const rollback = session.savepoint();
-  if (range.total !== undefined) session.total = range.total;
+  if (range.total !== undefined) session.declareTotal(range.total);
   const isFinal = session.total !== undefined && (range.end === undefined ? session.persisted === session.total : range.end + 1 === session.total);
   if (action.corruptByte) session.corruptNext = true;
   if (range.start !== undefined) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { headerValue as header } from '../http-harness.js';
 import { assemble, checkDigests, md5Hex, objectHeadersOf, requireSameSseKey, visibleHeaders } from './rules.js';
+import type { S3Journal } from './persistence.js';
 import { escape, S3Failure, sendXml, type OpenUpload, type StoredObject, type StoredPart } from './wire.js';
 
 /** What the server holds and how it was configured, as the operations see it. */
@@ -20,6 +21,8 @@ export interface S3State {
   readonly objects: Map<string, StoredObject>;
   readonly uploads: Map<string, OpenUpload>;
   failNextComplete: boolean;
+  /** The server's `directory`, when it has one: told of every change before the answer. */
+  readonly journal: S3Journal | undefined;
   /** The bytes to keep of a body (none with `storeObjects: false`). */
   keep(data: Buffer): Buffer;
 }
@@ -50,13 +53,25 @@ function openUpload(state: S3State, query: URLSearchParams): OpenUpload {
   throw new S3Failure(404, state.goneCode, state.goneCode === 'NoSuchKey' ? 'The specified key does not exist.' : 'The specified upload does not exist.');
 }
 
+function keepObject(state: S3State, objectKey: string, object: StoredObject): void {
+  state.journal?.saveObject(objectKey, object);
+  state.objects.set(objectKey, object);
+}
+
+function forgetUpload(state: S3State, uploadId: string): void {
+  state.uploads.delete(uploadId);
+  state.journal?.removeUpload(uploadId);
+}
+
 const create: S3Operation = {
   name: 'create',
   matches: (method, query) => method === 'POST' && query.has('uploads'),
   serve(state, { req, res, objectKey }) {
     const id = randomBytes(12).toString('hex');
     const checksumAlgorithm = state.ignoreChecksums ? undefined : header(req, 'x-amz-checksum-algorithm');
-    state.uploads.set(id, { objectKey, checksumAlgorithm, parts: new Map(), headers: objectHeadersOf(req) });
+    const upload: OpenUpload = { objectKey, checksumAlgorithm, parts: new Map(), headers: objectHeadersOf(req) };
+    state.journal?.saveUpload(id, upload);
+    state.uploads.set(id, upload);
     sendXml(res, 200, `<InitiateMultipartUploadResult><Key>${escape(objectKey)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
   },
 };
@@ -71,7 +86,9 @@ const uploadPart: S3Operation = {
     requireSameSseKey(req, open.headers);
     const digests = checkDigests(req, body, open.checksumAlgorithm, state.verifyDigests, state.ignoreChecksums);
     const etag = `"${md5Hex(body)}"`;
-    open.parts.set(partNumber, { data: state.keep(body), size: body.length, etag, crc32c: digests.crc32c });
+    const part = { data: state.keep(body), size: body.length, etag, crc32c: digests.crc32c };
+    open.parts.set(partNumber, part);
+    state.journal?.savePart(query.get('uploadId') as string, open, partNumber, part);
     res.writeHead(200, { etag, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
   },
 };
@@ -106,8 +123,8 @@ const complete: S3Operation = {
     }
     if (open.checksumAlgorithm !== undefined) requireSameSseKey(req, open.headers);
     const object = assemble(open, body.toString('utf8'), state.minPartSize, state.ignoreChecksums);
-    state.objects.set(objectKey, { ...object, headers: open.headers });
-    state.uploads.delete(query.get('uploadId') ?? '');
+    keepObject(state, objectKey, { ...object, headers: open.headers });
+    forgetUpload(state, query.get('uploadId') as string);
     const [bucket, ...key] = objectKey.split('/');
     const location = `http://${header(req, 'host') ?? 'localhost'}/${encodeURI(objectKey)}`;
     const etag = state.emptyCompleteEtag ? '' : `"${object.etag}"`;
@@ -124,7 +141,7 @@ const abort: S3Operation = {
   matches: onUpload('DELETE'),
   serve(state, { res, query }) {
     openUpload(state, query);
-    state.uploads.delete(query.get('uploadId') ?? '');
+    forgetUpload(state, query.get('uploadId') as string);
     res.writeHead(204).end();
   },
 };
@@ -135,7 +152,7 @@ const putObject: S3Operation = {
   serve(state, { req, res, body, objectKey }) {
     const digests = checkDigests(req, body, undefined, state.verifyDigests, state.ignoreChecksums);
     const etag = md5Hex(body);
-    state.objects.set(objectKey, { data: state.keep(body), etag, headers: objectHeadersOf(req) });
+    keepObject(state, objectKey, { data: state.keep(body), etag, headers: objectHeadersOf(req) });
     res.writeHead(200, { etag: `"${etag}"`, ...(digests.echo ? { 'x-amz-checksum-crc32c': digests.crc32c } : {}) }).end();
   },
 };
