@@ -63,6 +63,7 @@ export function partsSuite({ peer, queues, azure, old }) {
     { name: 'raw 16 MiB PUTs one after another, one connection (the sequential ceiling)', key: 'ceiling', spec: { kind: 'rawChunks', chunkSize: part } },
     { name: '4 raw 16 MiB PUTs in flight on 4 connections (what parallel parts can reach)', key: 'raw4', spec: { kind: 'rawParallel', chunkSize: part, parallel: 4 } },
     { name: '4 raw 16 MiB UploadParts in flight against the S3 server, its create and complete included (what parts reach on that server)', key: 's3raw4', spec: { kind: 's3RawParts', on: 's3', chunkSize: part, parallel: 4 } },
+    ...(azure ? [{ name: '4 raw 16 MiB Put Blocks in flight against Azurite, the Put Block List included (what blocks reach on that server)', key: 'azureRaw4', spec: { kind: 'azureRawBlocks', on: 'azure', chunkSize: part, parallel: 4 } }] : []),
     ...[16, 32, 64].map((chunk) => ({ name: `ours, GCS resumable, ${chunk} MiB chunks`, key: `resumable${chunk}`, spec: { kind: 'stream', chunkSize: chunk * MiB } })),
     ...parallel('gcs-multipart', 'gcs-multipart'),
     ...parallel('s3', 's3', { on: 's3' }),
@@ -93,6 +94,10 @@ export function partsSuite({ peer, queues, azure, old }) {
         const ratio = mibpsOf('s34') / mibpsOf('s3raw4');
         rows.push([`${label}: s3, queueSize 4 ÷ 4 raw UploadParts against the same S3 server (no target: where the gap is)`, `${ratio.toFixed(3)}×`, ratio >= 0.95]);
       }
+      if (azure && queues.includes(4)) {
+        const ratio = mibpsOf('azure4') / mibpsOf('azureRaw4');
+        rows.push([`${label}: azure, queueSize 4 ÷ 4 raw Put Blocks against the same Azurite (no target: where the gap is)`, `${ratio.toFixed(3)}×`, ratio >= 0.95]);
+      }
       if (peer) {
         for (const queueSize of queues) {
           const ratio = mibpsOf(`s3${queueSize}`) / mibpsOf(`lib${queueSize}`);
@@ -101,6 +106,6 @@ export function partsSuite({ peer, queues, azure, old }) {
       }
       return rows;
     },
-    description: `Servers in one network namespace — the loopback GCS server (resumable and XML multipart, \`storeObjects: false, digests: false\`), the loopback S3 server (\`storeObjects: false\`: it verifies and echoes each part's CRC32C and hashes its MD5 for the ETag, as S3 does)${azure ? ', Azurite (in memory)' : ''} — and the client in another, joined by one veth pair whose rate (tc tbf) and delay (a userspace delay line) every connection shares: real kernel TCP, no per-request cap. Every scenario runs once per round, in turn, each a fresh client process that warms up on 16 MiB first; the source yields fresh 64 KiB buffers. *4 raw PUTs in flight*: 16 MiB PUTs, each a whole object, 4 at a time on 4 undici \`Client\`s (sessions created before the clock starts). *4 raw UploadParts*: the same against the S3 server — CreateMultipartUpload, 16 MiB UploadParts carrying their CRC32C (computed before the clock) 4 at a time on 4 \`Client\`s from a source of views, Complete — every request inside the clock: what parts can reach on that server, whose own CPU (MD5 and CRC32C of every part) shares the machine's two cores. *CPU*: the client process's user + system CPU seconds per GiB sent (\`process.cpuUsage\`), the warm-up excluded.`,
+    description: `Servers in one network namespace — the loopback GCS server (resumable and XML multipart, \`storeObjects: false, digests: false\`), the loopback S3 server (\`storeObjects: false\`: it verifies and echoes each part's CRC32C and hashes its MD5 for the ETag, as S3 does)${azure ? ', Azurite (in memory)' : ''} — and the client in another, joined by one veth pair whose rate (tc tbf) and delay (a userspace delay line) every connection shares: real kernel TCP, no per-request cap. Every scenario runs once per round, in turn, each a fresh client process that warms up on 16 MiB first; the source yields fresh 64 KiB buffers. *4 raw PUTs in flight*: 16 MiB PUTs, each a whole object, 4 at a time on 4 undici \`Client\`s (sessions created before the clock starts). *4 raw UploadParts*: the same against the S3 server — CreateMultipartUpload, 16 MiB UploadParts carrying their CRC32C (computed before the clock) 4 at a time on 4 \`Client\`s from a source of views, Complete — every request inside the clock: what parts can reach on that server, whose own CPU (MD5 and CRC32C of every part) shares the machine's two cores. *4 raw Put Blocks*: the same against Azurite, each block with its Content-MD5 (computed before the clock), then Put Block List. *CPU*: the client process's user + system CPU seconds per GiB sent (\`process.cpuUsage\`), the warm-up excluded.`,
   };
 }
