@@ -339,24 +339,20 @@ await runs[spec.kind]();
 spec.size = measured;
 let peakRss = baseline.rss;
 let peakArrayBuffers = baseline.arrayBuffers;
-// The sampler's own CPU is left out of the client's: process.memoryUsage() costs ~0.4 ms here, and
-// it runs every 10 ms of wall time, so counting it charged a slower run more (up to ~0.35 s per GiB
-// for a 1–2 s run; every CPU figure in bench/RESULTS.md before 2026-12-01 includes it).
-let samplerCpu = 0;
+// Memory is sampled every 100 ms: process.memoryUsage() showed up in CPU profiles of these runs
+// at ~0.4 ms a call (cheap alone, 18 µs, but not with a busy heap), and at every 10 ms it charged
+// each run by its wall time, a slower run more (every CPU figure in bench/RESULTS.md before
+// 2026-12-01 includes that). At 100 ms it is noise; peaks shorter than that may be missed.
 const sampler = setInterval(() => {
-  const before = process.cpuUsage();
   const usage = process.memoryUsage();
   peakRss = Math.max(peakRss, usage.rss);
   peakArrayBuffers = Math.max(peakArrayBuffers, usage.arrayBuffers);
-  const spent = process.cpuUsage(before);
-  samplerCpu += spent.user + spent.system;
-}, 10);
+}, 100);
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
 traceFrom = started;
 const result = await runs[spec.kind]();
-const total = process.cpuUsage(cpuBefore);
-const cpu = { user: Math.max(0, total.user - samplerCpu), system: total.system };
+const cpu = process.cpuUsage(cpuBefore);
 // A run that prepares before its clock starts (rawParallel) times itself.
 const seconds = result.seconds ?? (performance.now() - started) / 1000;
 clearInterval(sampler);
@@ -375,6 +371,5 @@ process.stdout.write(`${JSON.stringify({
   // The client's own CPU (user + system) over the timed run, in ms.
   cpuMs: (cpu.user + cpu.system) / 1000,
   cpuUserMs: cpu.user / 1000,
-  samplerCpuMs: samplerCpu / 1000,
 })}\n`);
 process.exit(0);
