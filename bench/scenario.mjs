@@ -245,6 +245,42 @@ const runs = {
     await Promise.all(clients.map((client) => client.close()));
     return { objectBytes: spec.size, seconds };
   },
+  async gcsRawParts() {
+    // The same reference against the GCS test server's XML multipart routes: initiate, chunkSize
+    // parts `parallel` in flight with their `x-goog-hash` CRC32C (computed before the clock), then
+    // the completion — every request inside the clock, a bearer token on each, as ours.
+    const { crc32cOf, crcToBase64 } = await import(new URL('checksum.js', dist).href);
+    const object = `${spec.servers.gcs}/bench/raw-parts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const count = Math.ceil(spec.size / spec.chunkSize);
+    const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
+    const crcs = new Map();
+    const crcOf = (length) => crcs.get(length) ?? crcs.set(length, crcToBase64(crc32cOf([...pieces(length)]))).get(length);
+    for (let index = 0; index < count; index++) crcOf(lengthOf(index));
+    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(object).origin, { keepAliveTimeout: 10_000 }));
+    const send = async (client, method, url, headers, body) => {
+      const answer = await request(url, { method, headers: { authorization: 'Bearer bench-token', ...headers }, body, dispatcher: client });
+      const text = await answer.body.text();
+      if (answer.statusCode !== 200) throw new Error(`${method} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+      return { text, headers: answer.headers };
+    };
+    const started = performance.now();
+    const created = await send(clients[0], 'POST', `${object}?uploads`, {});
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)[1];
+    const etags = [];
+    let next = 0;
+    await Promise.all(clients.map(async (client) => {
+      for (let index = next++; index < count; index = next++) {
+        const length = lengthOf(index);
+        const answer = await send(client, 'PUT', `${object}?partNumber=${index + 1}&uploadId=${encodeURIComponent(uploadId)}`, { 'content-length': String(length), 'x-goog-hash': `crc32c=${crcOf(length)}` }, [...pieces(length)]);
+        etags[index] = answer.headers.etag;
+      }
+    }));
+    const list = etags.map((etag, index) => `<Part><PartNumber>${index + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('');
+    await send(clients[0], 'POST', `${object}?uploadId=${encodeURIComponent(uploadId)}`, { 'content-type': 'application/xml' }, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
+    const seconds = (performance.now() - started) / 1000;
+    await Promise.all(clients.map((client) => client.close()));
+    return { objectBytes: spec.size, seconds };
+  },
   async azureRawBlocks() {
     // What parallel blocks can reach against Azurite: chunkSize Put Blocks straight through undici,
     // `parallel` in flight on as many connections, each with the Content-MD5 Azure checks (as ours
