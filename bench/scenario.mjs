@@ -18,9 +18,14 @@ diagnosticsChannel.subscribe('net.client.socket', () => connectionsOpened++);
 // `trace: true`: when each request of the timed run went out and was answered (ms from the clock's start).
 const trace = [];
 let traceFrom;
+/** A request as the trace names it: method, path, part number — never the query (upload ids, signatures). */
+function traceName(req) {
+  const part = /[?&]partNumber=(\d+)/.exec(req.path)?.[1];
+  return `${req.method} ${req.path.split('?')[0]}${part ? ` part ${part}` : ''}`;
+}
 if (spec.trace) {
   const seen = new Map();
-  diagnosticsChannel.subscribe('undici:request:create', ({ request: req }) => traceFrom !== undefined && seen.set(req, { what: `${req.method} ${req.path.replace(/uploadId=[^&]+|upload_id=[^&]+/, 'id')}`.slice(0, 60), sent: Math.round(performance.now() - traceFrom) }));
+  diagnosticsChannel.subscribe('undici:request:create', ({ request: req }) => traceFrom !== undefined && seen.set(req, { what: traceName(req), sent: Math.round(performance.now() - traceFrom) }));
   diagnosticsChannel.subscribe('undici:request:headers', ({ request: req }) => {
     const entry = seen.get(req);
     if (entry) trace.push({ ...entry, answered: Math.round(performance.now() - traceFrom) });
@@ -77,6 +82,51 @@ function partsTarget(protocol) {
 }
 /** Azurite's well-known development account. */
 const AZURITE_ACCOUNT = { accountName: 'devstoreaccount1', accountKey: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==' };
+
+/**
+ * The raw references of the parts suite, timed by themselves: each part's `digest` is computed
+ * before the clock (by length: the pool repeats every 16 MiB), then inside it `begin` (the
+ * upload's creation: its id), every part `spec.parallel` at a time on as many connections, from
+ * views (nothing allocated), and `end` with the parts in order — what remains is the wire and the server.
+ */
+async function timedParts(origin, digest, { begin = async () => undefined, part, end = async () => undefined }) {
+  const count = Math.ceil(spec.size / spec.chunkSize);
+  const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
+  const digests = new Map();
+  for (let index = 0; index < count; index++) if (!digests.has(lengthOf(index))) digests.set(lengthOf(index), digest([...pieces(lengthOf(index))]));
+  const clients = Array.from({ length: spec.parallel }, () => new Client(origin, { keepAliveTimeout: 10_000 }));
+  const started = performance.now();
+  const id = await begin(clients[0]);
+  const parts = [];
+  let next = 0;
+  await Promise.all(clients.map(async (client) => {
+    for (let index = next++; index < count; index = next++) {
+      const length = lengthOf(index);
+      const partNumber = index + 1;
+      const tag = await part(client, { id, partNumber, length, digest: digests.get(length), body: [...pieces(length)] });
+      parts[index] = { partNumber, tag, digest: digests.get(length) };
+    }
+  }));
+  await end(clients[0], id, parts);
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(clients.map((client) => client.close()));
+  return { objectBytes: spec.size, seconds };
+}
+
+/** A base64 CRC32C of a list of pieces (the digest our parts carry by default). */
+async function crc32cDigest() {
+  const { crc32cOf, crcToBase64 } = await import(new URL('checksum.js', dist).href);
+  return (body) => crcToBase64(crc32cOf(body));
+}
+
+/** The answer's text and headers; an Error naming the status unless it is `status`. */
+async function answered(answer, status) {
+  const text = await answer.body.text();
+  if (answer.statusCode !== status) throw new Error(`answered ${answer.statusCode}, not ${status}: ${text.slice(0, 200)}`);
+  return { text, headers: answer.headers };
+}
+
+const uploadIdIn = (xml) => /<UploadId>([^<]+)<\/UploadId>/.exec(xml)[1];
 
 const runs = {
   async raw() {
@@ -171,21 +221,13 @@ const runs = {
     // connections, each PUT a whole object of its own session — the sessions made before the clock.
     const count = Math.ceil(spec.size / spec.chunkSize);
     const sessions = await Promise.all(Array.from({ length: count }, (_, index) => newSession(`raw-parallel-${index}`)));
-    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 }));
-    const started = performance.now();
-    let next = 0;
-    await Promise.all(clients.map(async (client) => {
-      for (let index = next++; index < count; index = next++) {
-        const length = Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
-        const body = [...pieces(length)];
-        const answer = await request(sessions[index], { method: 'PUT', headers: { 'content-length': String(length), 'content-range': `bytes 0-${length - 1}/${length}` }, body, dispatcher: client });
+    return timedParts(new URL(spec.server).origin, () => undefined, {
+      async part(client, { partNumber, length, body }) {
+        const answer = await request(sessions[partNumber - 1], { method: 'PUT', headers: { 'content-length': String(length), 'content-range': `bytes 0-${length - 1}/${length}` }, body, dispatcher: client });
         await answer.body.dump();
         if (answer.statusCode !== 200) throw new Error(`raw PUT answered ${answer.statusCode}`);
-      }
-    }));
-    const seconds = (performance.now() - started) / 1000;
-    await Promise.all(clients.map((client) => client.close()));
-    return { objectBytes: spec.size, seconds };
+      },
+    });
   },
   async parts() {
     const stream = createResumableWriteStream({ ...partsTarget(spec.protocol), queueSize: spec.queueSize, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', ...insecure });
@@ -203,119 +245,62 @@ const runs = {
     return { objectBytes: spec.size };
   },
   async s3RawParts() {
-    // What parallel parts can reach against this very S3 server: CreateMultipartUpload, then
-    // chunkSize UploadParts straight through undici, `parallel` in flight on as many connections,
-    // each carrying the CRC32C the server verifies (as ours does), then Complete — every request
-    // inside the clock, as ours. Its pieces are views (nothing allocated), its CRC32Cs computed once
-    // before the clock (the pool repeats every 16 MiB): what remains is the wire and the server.
+    // What parallel parts can reach against this very S3 server: CreateMultipartUpload, UploadParts
+    // carrying the CRC32C the server verifies (as ours), Complete — every request inside the clock.
     const { resolveTarget, signRequest } = await import(new URL('protocols/s3/wire.js', dist).href);
-    const { crc32cOf, crcToBase64 } = await import(new URL('checksum.js', dist).href);
     const target = resolveTarget({ bucket: 'bench', key: `raw-parts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, region: 'us-east-1', endpoint: spec.server });
-    const count = Math.ceil(spec.size / spec.chunkSize);
-    const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
-    const crcs = new Map();
-    const crcOf = (length) => crcs.get(length) ?? crcs.set(length, crcToBase64(crc32cOf([...pieces(length)]))).get(length);
-    for (let index = 0; index < count; index++) crcOf(lengthOf(index));
-    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 }));
     const send = async (client, method, pathAndQuery, headers, body) => {
       const signed = signRequest(target, S3_CREDENTIALS, method, pathAndQuery, headers);
       // Content-Length is signed, and dropped from the signed headers for undici to set: an iterable body needs it given.
       const length = headers['content-length'] === undefined ? {} : { 'content-length': headers['content-length'] };
-      const answer = await request(signed.url, { method, headers: { ...signed.headers, ...length }, body, dispatcher: client });
-      const text = await answer.body.text();
-      if (answer.statusCode !== 200) throw new Error(`${method} ${pathAndQuery.split('?')[1]} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
-      return { text, headers: answer.headers };
+      return answered(await request(signed.url, { method, headers: { ...signed.headers, ...length }, body, dispatcher: client }), 200);
     };
-    const started = performance.now();
-    const created = await send(clients[0], 'POST', `${target.objectPath}?uploads`, { 'x-amz-checksum-algorithm': 'CRC32C' });
-    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)[1];
-    const etags = [];
-    let next = 0;
-    await Promise.all(clients.map(async (client) => {
-      for (let index = next++; index < count; index = next++) {
-        const length = lengthOf(index);
-        const query = `?partNumber=${index + 1}&uploadId=${encodeURIComponent(uploadId)}`;
-        const answer = await send(client, 'PUT', `${target.objectPath}${query}`, { 'content-length': String(length), 'x-amz-checksum-crc32c': crcOf(length) }, [...pieces(length)]);
-        etags[index] = answer.headers.etag;
-      }
-    }));
-    const list = etags.map((etag, index) => `<Part><PartNumber>${index + 1}</PartNumber><ETag>${etag}</ETag><ChecksumCRC32C>${crcOf(lengthOf(index))}</ChecksumCRC32C></Part>`).join('');
-    await send(clients[0], 'POST', `${target.objectPath}?uploadId=${encodeURIComponent(uploadId)}`, {}, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
-    const seconds = (performance.now() - started) / 1000;
-    await Promise.all(clients.map((client) => client.close()));
-    return { objectBytes: spec.size, seconds };
+    return timedParts(target.origin, await crc32cDigest(), {
+      begin: async (client) => uploadIdIn((await send(client, 'POST', `${target.objectPath}?uploads`, { 'x-amz-checksum-algorithm': 'CRC32C' })).text),
+      part: async (client, { id, partNumber, length, digest, body }) =>
+        (await send(client, 'PUT', `${target.objectPath}?partNumber=${partNumber}&uploadId=${encodeURIComponent(id)}`, { 'content-length': String(length), 'x-amz-checksum-crc32c': digest }, body)).headers.etag,
+      async end(client, id, parts) {
+        const list = parts.map(({ partNumber, tag, digest }) => `<Part><PartNumber>${partNumber}</PartNumber><ETag>${tag}</ETag><ChecksumCRC32C>${digest}</ChecksumCRC32C></Part>`).join('');
+        await send(client, 'POST', `${target.objectPath}?uploadId=${encodeURIComponent(id)}`, {}, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
+      },
+    });
   },
   async gcsRawParts() {
-    // The same reference against the GCS test server's XML multipart routes: initiate, chunkSize
-    // parts `parallel` in flight with their `x-goog-hash` CRC32C (computed before the clock), then
-    // the completion — every request inside the clock, a bearer token on each, as ours.
-    const { crc32cOf, crcToBase64 } = await import(new URL('checksum.js', dist).href);
+    // The same against the GCS test server's XML multipart routes, `x-goog-hash` on each part and a
+    // bearer token on each request, as ours.
     const object = `${spec.servers.gcs}/bench/raw-parts-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const count = Math.ceil(spec.size / spec.chunkSize);
-    const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
-    const crcs = new Map();
-    const crcOf = (length) => crcs.get(length) ?? crcs.set(length, crcToBase64(crc32cOf([...pieces(length)]))).get(length);
-    for (let index = 0; index < count; index++) crcOf(lengthOf(index));
-    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(object).origin, { keepAliveTimeout: 10_000 }));
-    const send = async (client, method, url, headers, body) => {
-      const answer = await request(url, { method, headers: { authorization: 'Bearer bench-token', ...headers }, body, dispatcher: client });
-      const text = await answer.body.text();
-      if (answer.statusCode !== 200) throw new Error(`${method} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
-      return { text, headers: answer.headers };
-    };
-    const started = performance.now();
-    const created = await send(clients[0], 'POST', `${object}?uploads`, {});
-    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)[1];
-    const etags = [];
-    let next = 0;
-    await Promise.all(clients.map(async (client) => {
-      for (let index = next++; index < count; index = next++) {
-        const length = lengthOf(index);
-        const answer = await send(client, 'PUT', `${object}?partNumber=${index + 1}&uploadId=${encodeURIComponent(uploadId)}`, { 'content-length': String(length), 'x-goog-hash': `crc32c=${crcOf(length)}` }, [...pieces(length)]);
-        etags[index] = answer.headers.etag;
-      }
-    }));
-    const list = etags.map((etag, index) => `<Part><PartNumber>${index + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('');
-    await send(clients[0], 'POST', `${object}?uploadId=${encodeURIComponent(uploadId)}`, { 'content-type': 'application/xml' }, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
-    const seconds = (performance.now() - started) / 1000;
-    await Promise.all(clients.map((client) => client.close()));
-    return { objectBytes: spec.size, seconds };
+    const send = async (client, method, url, headers, body) =>
+      answered(await request(url, { method, headers: { authorization: 'Bearer bench-token', ...headers }, body, dispatcher: client }), 200);
+    return timedParts(new URL(object).origin, await crc32cDigest(), {
+      begin: async (client) => uploadIdIn((await send(client, 'POST', `${object}?uploads`, {})).text),
+      part: async (client, { id, partNumber, length, digest, body }) =>
+        (await send(client, 'PUT', `${object}?partNumber=${partNumber}&uploadId=${encodeURIComponent(id)}`, { 'content-length': String(length), 'x-goog-hash': `crc32c=${digest}` }, body)).headers.etag,
+      async end(client, id, parts) {
+        const list = parts.map(({ partNumber, tag }) => `<Part><PartNumber>${partNumber}</PartNumber><ETag>${tag}</ETag></Part>`).join('');
+        await send(client, 'POST', `${object}?uploadId=${encodeURIComponent(id)}`, { 'content-type': 'application/xml' }, `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>`);
+      },
+    });
   },
   async azureRawBlocks() {
-    // What parallel blocks can reach against Azurite: chunkSize Put Blocks straight through undici,
-    // `parallel` in flight on as many connections, each with the Content-MD5 Azure checks (as ours
-    // sends), then Put Block List — every request inside the clock, as ours. Pieces are views, the
-    // MD5s computed before the clock (the pool repeats every 16 MiB): what remains is the wire and Azurite.
+    // The same against Azurite: Put Blocks with the Content-MD5 Azure checks (as ours sends), then
+    // Put Block List.
     const { authorize } = await import(new URL('protocols/azure/auth.js', dist).href);
     const { createHash } = await import('node:crypto');
     const auth = { kind: 'shared-key', account: AZURITE_ACCOUNT.accountName, key: Buffer.from(AZURITE_ACCOUNT.accountKey, 'base64') };
     const blob = `${spec.servers.azure}/${AZURITE_ACCOUNT.accountName}/bench/raw-blocks-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const count = Math.ceil(spec.size / spec.chunkSize);
-    const lengthOf = (index) => Math.min(spec.chunkSize, spec.size - index * spec.chunkSize);
-    const md5s = new Map();
-    const md5Of = (length) => md5s.get(length) ?? md5s.set(length, [...pieces(length)].reduce((hash, piece) => hash.update(piece), createHash('md5')).digest('base64')).get(length);
-    for (let index = 0; index < count; index++) md5Of(lengthOf(index));
-    const blockId = (index) => Buffer.from(`block-${String(index).padStart(6, '0')}`).toString('base64');
-    const clients = Array.from({ length: spec.parallel }, () => new Client(new URL(blob).origin, { keepAliveTimeout: 10_000 }));
+    const blockId = (partNumber) => Buffer.from(`block-${String(partNumber).padStart(6, '0')}`).toString('base64');
     const send = async (client, url, headers, body, length) => {
       const signed = await authorize(auth, { method: 'PUT', url, headers, contentLength: length });
-      const answer = await request(url, { method: 'PUT', headers: { ...signed, 'content-length': String(length) }, body, dispatcher: client });
-      const text = await answer.body.text();
-      if (answer.statusCode !== 201) throw new Error(`PUT answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+      return answered(await request(url, { method: 'PUT', headers: { ...signed, 'content-length': String(length) }, body, dispatcher: client }), 201);
     };
-    const started = performance.now();
-    let next = 0;
-    await Promise.all(clients.map(async (client) => {
-      for (let index = next++; index < count; index = next++) {
-        const length = lengthOf(index);
-        await send(client, `${blob}?comp=block&blockid=${encodeURIComponent(blockId(index))}`, { 'content-md5': md5Of(length) }, [...pieces(length)], length);
-      }
-    }));
-    const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${Array.from({ length: count }, (_, index) => `<Latest>${blockId(index)}</Latest>`).join('')}</BlockList>`;
-    await send(clients[0], `${blob}?comp=blocklist`, { 'content-type': 'application/xml' }, list, Buffer.byteLength(list));
-    const seconds = (performance.now() - started) / 1000;
-    await Promise.all(clients.map((client) => client.close()));
-    return { objectBytes: spec.size, seconds };
+    const md5 = (body) => body.reduce((hash, piece) => hash.update(piece), createHash('md5')).digest('base64');
+    return timedParts(new URL(blob).origin, md5, {
+      part: (client, { partNumber, length, digest, body }) => send(client, `${blob}?comp=block&blockid=${encodeURIComponent(blockId(partNumber))}`, { 'content-md5': digest }, body, length),
+      async end(client, _id, parts) {
+        const list = `<?xml version="1.0" encoding="utf-8"?><BlockList>${parts.map(({ partNumber }) => `<Latest>${blockId(partNumber)}</Latest>`).join('')}</BlockList>`;
+        await send(client, `${blob}?comp=blocklist`, { 'content-type': 'application/xml' }, list, Buffer.byteLength(list));
+      },
+    });
   },
   async s3() {
     const stream = createResumableWriteStream({
