@@ -173,7 +173,7 @@ const runs = {
   },
   async stream() {
     const url = await newSession('stream');
-    const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 }, ...insecure });
+    const stream = createResumableWriteStream({ url, chunkSize: spec.chunkSize, checksum: spec.checksum ?? 'crc32c', retry: { minTimeout: 50 }, ...insecure, ...(spec.highWaterMark ? { highWaterMark: spec.highWaterMark } : {}) });
     await (spec.gzip ? pipeline(source(spec.size), createGzip({ level: 1 }), stream) : pipeline(source(spec.size), stream));
     const result = { objectBytes: stream.bytesCommitted, peakRetained: stream.peakBytesRetained };
     if (spec.faults) result.wireBytes = await wireBytes(url);

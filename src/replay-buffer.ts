@@ -104,9 +104,11 @@ export class ReplayBuffer {
   }
 
   /**
-   * Subarrays covering stream bytes [start, start + length). Throws RangeError when any of
-   * those bytes were released or not yet appended: that is a bug in the caller, never data loss
-   * to paper over.
+   * Subarrays covering stream bytes [start, start + length). Runs that lie side by side in one
+   * buffer (views of a pool, slices of a file read whole) come out as one subarray, so a body goes
+   * out in as few socket writes, and is hashed in as few calls, as its memory allows: no copy.
+   * Throws RangeError when any of those bytes were released or not yet appended: that is a bug in
+   * the caller, never data loss to paper over.
    */
   view(start: number, length: number): Uint8Array[] {
     if (start < this.released || start + length > this.end || length < 0) {
@@ -115,6 +117,14 @@ export class ReplayBuffer {
       );
     }
     const parts: Uint8Array[] = [];
+    // The piece being gathered: `first` when it is one run's, else [runOffset, + runLength) of `first.buffer`.
+    let first: Uint8Array | undefined;
+    let runOffset = 0;
+    let runLength = 0;
+    const flush = () => {
+      if (first === undefined) return;
+      parts.push(runLength === first.byteLength ? first : Buffer.from(first.buffer, runOffset, runLength));
+    };
     let offset = this.headOffset;
     let remaining = length;
     for (let index = this.head; index < this.entries.length && remaining > 0; index++) {
@@ -123,11 +133,19 @@ export class ReplayBuffer {
         if (forgotten) throw new RangeError(`replay buffer forgot [${offset}, ${offset + size}); asked for [${start}, ${start + length})`);
         const from = Math.max(0, start - offset);
         const to = Math.min(size, from + remaining);
-        parts.push(at === 0 && from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(at + from, at + to));
+        const address = bytes.byteOffset + at + from;
+        if (first !== undefined && bytes.buffer === first.buffer && runOffset + runLength === address) runLength += to - from;
+        else {
+          flush();
+          first = at === 0 && from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(at + from, at + to);
+          runOffset = address;
+          runLength = to - from;
+        }
         remaining -= to - from;
       }
       offset += size;
     }
+    flush();
     return parts;
   }
 

@@ -35,9 +35,67 @@ describe('ReplayBuffer', () => {
     const pool = new Uint8Array(MiB);
     buffer.append(pool.subarray(0, 64 * 1024));
     buffer.append(pool.subarray(64 * 1024, 128 * 1024));
-    expect(buffer.view(0, 128 * 1024).map((part) => part.buffer)).toEqual([pool.buffer, pool.buffer]);
+    const [whole, ...more] = buffer.view(0, 128 * 1024);
+    expect(more).toEqual([]);
+    expect([whole?.buffer, whole?.byteOffset, whole?.byteLength]).toEqual([pool.buffer, 0, 128 * 1024]);
     buffer.append(pool.subarray(0, 100));
     expect(buffer.view(128 * 1024, 100)[0]?.buffer).not.toBe(pool.buffer);
+  });
+
+  it('runs side by side in one buffer come out as one piece; anything else breaks the piece', () => {
+    const buffer = new ReplayBuffer();
+    const pool = Buffer.alloc(MiB);
+    for (let index = 0; index < pool.length; index++) pool[index] = (index * 7) % 251;
+    const other = Buffer.alloc(MiB, 3);
+    const writes = [
+      pool.subarray(0, 64 * 1024), pool.subarray(64 * 1024, 192 * 1024), // side by side: one piece
+      pool.subarray(192 * 1024, 256 * 1024), pool.subarray(192 * 1024, 256 * 1024), // the same bytes again: a second piece
+      other.subarray(0, 16 * 1024), // another buffer
+      pool.subarray(320 * 1024, 384 * 1024), pool.subarray(256 * 1024, 320 * 1024), // backwards in memory: two pieces
+    ];
+    for (const write of writes) buffer.append(write);
+    const expected = Buffer.concat(writes);
+    const parts = buffer.view(0, expected.length);
+    expect(parts.map((part) => part.byteLength / 1024)).toEqual([256, 64, 16, 64, 64]);
+    expect(join(parts).equals(expected)).toBe(true);
+    // Any range: the same bytes as the writes, merged only where memory is contiguous.
+    for (const [start, length] of [[1, 300_000], [100_000, 200_000], [64 * 1024, 128 * 1024], [expected.length - 1, 1], [262_143, 2]]) {
+      const view = buffer.view(start as number, length as number);
+      expect(join(view).equals(expected.subarray(start, (start as number) + (length as number)))).toBe(true);
+    }
+    expect(buffer.view(100_000, 100_000)).toHaveLength(1);
+  });
+
+  it('views stay exact over a random mix of contiguous views, repeats, other buffers and releases', () => {
+    let seed = 20261201;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    for (let round = 0; round < 20; round++) {
+      const pool = Buffer.alloc(4 * MiB);
+      for (let index = 0; index < pool.length; index += 997) pool[index] = random(256);
+      const buffer = new ReplayBuffer();
+      const written: Buffer[] = [];
+      let at = 0;
+      let total = 0;
+      for (let write = 0; write < 60; write++) {
+        const size = 1 + random(96 * 1024);
+        const kind = random(4);
+        if (at + size > pool.length || kind === 0) at = random(pool.length - size);
+        const piece = kind === 1 ? Buffer.from(pool.subarray(at, at + size)) : pool.subarray(at, at + size);
+        at += size;
+        buffer.append(piece);
+        written.push(Buffer.from(piece));
+        total += size;
+        if (random(5) === 0) buffer.release(Math.max(buffer.releasedOffset, random(total)));
+      }
+      const expected = Buffer.concat(written);
+      const from = buffer.releasedOffset;
+      const start = from + random(total - from);
+      const length = random(total - start + 1);
+      expect(join(buffer.view(start, length)).equals(expected.subarray(start, start + length))).toBe(true);
+    }
   });
 
   it('a write that crosses a block boundary is split across blocks, none of its bytes lost', () => {
