@@ -46,6 +46,8 @@ function scenariosOf(protocol) {
   const builds = [...(OLD ? [['ours before', resolve(OLD)]] : []), ['ours', NEW && resolve(NEW)]];
   return [
     { key: 'raw', name: RAW_NAMES[protocol], spec: { kind: raw } },
+    // tus's sequential ceiling: what a client that waits for each PATCH's answer can reach at best.
+    ...(protocol === 'tus' ? CHUNKS.map((chunk) => ({ key: `ceiling/${chunk}`, name: `raw undici ${chunk} MiB PATCHes one after another, one connection (the sequential ceiling)`, spec: { kind: 'tusRawChunks', chunkSize: chunk * MiB } })) : []),
     ...CHUNKS.flatMap((chunk) =>
       [false, 'crc32c'].flatMap((checksum) =>
         builds.map(([label, dist]) => ({

@@ -179,6 +179,32 @@ const runs = {
     if (spec.faults) result.wireBytes = await wireBytes(url);
     return result;
   },
+  async tusRawChunks() {
+    // tus's sequential ceiling: chunkSize PATCHes one after another on one keep-alive connection,
+    // each sent once the previous one is answered (a PATCH must start at the upload's offset),
+    // straight through undici: no stream, no checksum, nothing retained. Upload of deferred length, as ours.
+    oneConnection ??= new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 });
+    const url = await createTusUpload({ endpoint: spec.server, ...insecure, dispatcher: oneConnection });
+    let offset = 0;
+    let pending = [];
+    let pendingBytes = 0;
+    const patch = async (final) => {
+      const headers = { 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', 'content-length': String(pendingBytes), ...(final ? { 'upload-length': String(spec.size) } : {}) };
+      const answer = await request(url, { method: 'PATCH', headers, body: pending, dispatcher: oneConnection });
+      await answer.body.dump();
+      if (answer.statusCode !== 204) throw new Error(`chunk PATCH answered ${answer.statusCode}`);
+      offset += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (const piece of pieces(spec.size)) {
+      pending.push(piece);
+      pendingBytes += piece.byteLength;
+      if (pendingBytes >= spec.chunkSize && offset + pendingBytes < spec.size) await patch(false);
+    }
+    await patch(true);
+    return { objectBytes: spec.size };
+  },
   async tusRaw() {
     // The tus limit: one PATCH of every byte to an upload of known length, straight through undici.
     const url = await createTusUpload({ endpoint: spec.server, uploadLength: spec.size, ...insecure });
