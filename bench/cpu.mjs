@@ -111,9 +111,10 @@ function table(scenarios, results, baseKey, baseName) {
     const cpu = median(runs.map(cpuPerGiB));
     const mibps = median(runs.map((result) => result.mibps));
     const rss = median(runs.map((result) => result.rssGrowth / MiB));
-    return `| ${name} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)}× | ${mibps.toFixed(0)} | ${(mibps / baseMibps).toFixed(2)}× | ${rss.toFixed(1)} | ${runs.map((result) => cpuPerGiB(result).toFixed(2)).join(', ')} |`;
+    const connections = median(runs.map((result) => result.connectionsOpened));
+    return `| ${name} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)}× | ${mibps.toFixed(0)} | ${(mibps / baseMibps).toFixed(2)}× | ${rss.toFixed(1)} | ${connections} | ${runs.map((result) => cpuPerGiB(result).toFixed(2)).join(', ')} |`;
   });
-  return `| scenario | client CPU s per GiB (median) | ÷ ${baseName} | MiB/s | ÷ ${baseName} | peak RSS growth (MiB) | every run (s per GiB) |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
+  return `| scenario | client CPU s per GiB (median) | ÷ ${baseName} | MiB/s | ÷ ${baseName} | peak RSS growth (MiB) | connections opened | every run (s per GiB) |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`;
 }
 
 const medianOf = (runs, figure) => median(runs.map(figure));
@@ -161,7 +162,7 @@ const header = `## CPU per byte (bench/cpu.mjs): client CPU per GiB against the 
 Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}. Node ${process.version}. ${new Date().toISOString().slice(0, 10)}.
 Command: \`node bench/cpu.mjs${args.length ? ` ${args.join(' ')}` : ''}\` after \`npm run build\`.
 
-Client CPU is the client process's \`process.cpuUsage()\` (user + system) over the timed run, after a 16 MiB warm-up; the server (the loopback GCS server, @tus/server over a store that keeps no bytes, the loopback S3 server) runs in its own process and shares the two cores. Source: ${SOURCE.copy === false ? '64 KiB views of one pool (nothing allocated)' : 'fresh 64 KiB buffers'}. The raw rows send every byte in one request straight through undici: no stream, no checksum, nothing retained.${OLD ? ' *Ours before*: the build given by `--old`.' : ''}`;
+Client CPU is the client process's \`process.cpuUsage()\` (user + system) over the timed run, after a 16 MiB warm-up; the server (the loopback GCS server, @tus/server over a store that keeps no bytes, the loopback S3 server) runs in its own process and shares the two cores. Source: ${SOURCE.copy === false ? '64 KiB views of one pool (nothing allocated)' : 'fresh 64 KiB buffers'}. The raw rows send every byte in one request straight through undici: no stream, no checksum, nothing retained. *Connections opened*: TCP connections the client process opened, its warm-up and session creation included.${OLD ? ' *Ours before*: the build given by `--old`.' : ''}`;
 const targetTable = `| target | measured (ratio of medians) | met |\n|---|---|---|\n${targets.map(([name, value, met]) => `| ${name} | ${value} | ${met ? 'yes' : '**no**'} |`).join('\n')}`;
 const text = `${header}\n\n${targetTable}\n\n${sections.join('\n\n')}\n`;
 await mkdir(join(here, 'out'), { recursive: true });
