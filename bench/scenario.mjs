@@ -70,6 +70,30 @@ async function wireBytes(url) {
   return entries.reduce((sum, entry) => sum + entry.received, 0);
 }
 
+/**
+ * The source's pieces gathered into chunkSize requests, each sent (`send(start, pieces, length,
+ * final)`) once the previous one is answered: a sequential protocol's ceiling. The next chunk's
+ * pieces are made between requests, not while one is in flight — meaningful with a source of
+ * views (`copy: false`), whose pieces cost nothing to make. The last request is `final`.
+ */
+async function inChunksOneAfterAnother(send) {
+  let start = 0;
+  let pending = [];
+  let pendingBytes = 0;
+  const flush = async (final) => {
+    await send(start, pending, pendingBytes, final);
+    start += pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+  };
+  for (const piece of pieces(spec.size)) {
+    pending.push(piece);
+    pendingBytes += piece.byteLength;
+    if (pendingBytes >= spec.chunkSize && start + pendingBytes < spec.size) await flush(false);
+  }
+  await flush(true);
+}
+
 let oneConnection;
 
 /** Where a parts protocol uploads in this run: its protocol options (credentials are the test servers'). */
@@ -144,31 +168,15 @@ const runs = {
   async rawChunks() {
     // The sequential protocol's ceiling: the same bytes as chunkSize PUTs one after another,
     // straight through undici — no stream, no checksum, nothing retained — each sent once the
-    // previous one is answered, as GCS requires (a chunk starts at the persisted offset). The
-    // next chunk's pieces are made between requests, not while one is in flight: meaningful with
-    // a source of views (`copy: false`), whose pieces cost nothing to make.
-    // One keep-alive connection by construction, for the whole process (warm-up included).
+    // previous one is answered, as GCS requires (a chunk starts at the persisted offset).
     oneConnection ??= new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 });
     const url = await newSession('raw-chunks', oneConnection);
-    let start = 0;
-    let pending = [];
-    let pendingBytes = 0;
-    const put = async (final) => {
-      const end = start + pendingBytes;
-      const range = pendingBytes === 0 ? `bytes */${spec.size}` : `bytes ${start}-${end - 1}/${final ? spec.size : '*'}`;
-      const answer = await request(url, { method: 'PUT', headers: { 'content-length': String(pendingBytes), 'content-range': range }, body: pending, dispatcher: oneConnection });
+    await inChunksOneAfterAnother(async (start, body, length, final) => {
+      const range = length === 0 ? `bytes */${spec.size}` : `bytes ${start}-${start + length - 1}/${final ? spec.size : '*'}`;
+      const answer = await request(url, { method: 'PUT', headers: { 'content-length': String(length), 'content-range': range }, body, dispatcher: oneConnection });
       await answer.body.dump();
       if (answer.statusCode !== (final ? 200 : 308)) throw new Error(`chunk PUT answered ${answer.statusCode}`);
-      start = end;
-      pending = [];
-      pendingBytes = 0;
-    };
-    for (const piece of pieces(spec.size)) {
-      pending.push(piece);
-      pendingBytes += piece.byteLength;
-      if (pendingBytes >= spec.chunkSize && start + pendingBytes < spec.size) await put(false);
-    }
-    await put(true);
+    });
     return { objectBytes: spec.size };
   },
   async stream() {
@@ -185,24 +193,12 @@ const runs = {
     // straight through undici: no stream, no checksum, nothing retained. Upload of deferred length, as ours.
     oneConnection ??= new Client(new URL(spec.server).origin, { keepAliveTimeout: 10_000 });
     const url = await createTusUpload({ endpoint: spec.server, ...insecure, dispatcher: oneConnection });
-    let offset = 0;
-    let pending = [];
-    let pendingBytes = 0;
-    const patch = async (final) => {
-      const headers = { 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', 'content-length': String(pendingBytes), ...(final ? { 'upload-length': String(spec.size) } : {}) };
-      const answer = await request(url, { method: 'PATCH', headers, body: pending, dispatcher: oneConnection });
+    await inChunksOneAfterAnother(async (offset, body, length, final) => {
+      const headers = { 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', 'content-length': String(length), ...(final ? { 'upload-length': String(spec.size) } : {}) };
+      const answer = await request(url, { method: 'PATCH', headers, body, dispatcher: oneConnection });
       await answer.body.dump();
       if (answer.statusCode !== 204) throw new Error(`chunk PATCH answered ${answer.statusCode}`);
-      offset += pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-    };
-    for (const piece of pieces(spec.size)) {
-      pending.push(piece);
-      pendingBytes += piece.byteLength;
-      if (pendingBytes >= spec.chunkSize && offset + pendingBytes < spec.size) await patch(false);
-    }
-    await patch(true);
+    });
     return { objectBytes: spec.size };
   },
   async tusRaw() {
