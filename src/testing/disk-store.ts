@@ -15,7 +15,11 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { expectString } from '../options/expect.js';
 
-/** A test server's directory holds something it can't read back: the file and why. */
+/**
+ * A test server's directory holds something it can't read back: the file (`file`, its path in the
+ * folder) and why. A file is named by the id of what it holds, and a session's id is its
+ * credential, so the message shows only the id's first characters.
+ */
 export class DamagedDirectoryError extends Error {
   override readonly name = 'DamagedDirectoryError';
 
@@ -23,7 +27,7 @@ export class DamagedDirectoryError extends Error {
     readonly file: string,
     reason: string,
   ) {
-    super(`test server directory: ${file}: ${reason}`);
+    super(`test server directory: ${file.replace(/[A-Za-z0-9_-]{13,}(?=\.[a-z]+$)/, (id) => `${id.slice(0, 6)}…`)}: ${reason}`);
   }
 }
 

@@ -240,20 +240,23 @@ describe('directory: what a damaged directory does', () => {
     await writeFile(file('json'), '{"identity": {');
     const error = await createTestServer({ directory }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DamagedDirectoryError);
-    expect((error as DamagedDirectoryError).file).toMatch(/^gcs-sessions\/[0-9a-f]{32}\.json$/);
-    expect((error as Error).message).toMatch(/not valid JSON/);
+    const { file: named } = error as DamagedDirectoryError;
+    expect(named).toMatch(/^gcs-sessions\/[0-9a-f]{32}\.json$/);
+    // The file is named by the session's id, its credential: the message shows only its start.
+    expect((error as Error).message).toMatch(/gcs-sessions\/[0-9a-f]{6}…\.json: not valid JSON/);
+    expect((error as Error).message).not.toContain(named.slice('gcs-sessions/'.length, -'.json'.length));
   });
 
   it('a record missing a field: rejected, naming the file and the field', async () => {
     const { file } = await gcsSessionWithBytes();
     await writeFile(file('json'), '{"persisted": 1}');
-    await expect(createTestServer({ directory })).rejects.toThrow(/gcs-sessions\/[0-9a-f]{32}\.json: field "identity" should be an object/);
+    await expect(createTestServer({ directory })).rejects.toThrow(/gcs-sessions\/[0-9a-f]{6}…\.json: field "identity" should be an object/);
   });
 
   it('the bytes file missing: rejected, naming it and the length its record says', async () => {
     const { file } = await gcsSessionWithBytes();
     await rm(file('data'));
-    await expect(createTestServer({ directory })).rejects.toThrow(new RegExp(`gcs-sessions/[0-9a-f]{32}\\.data: 0 bytes, its record says ${K256}`));
+    await expect(createTestServer({ directory })).rejects.toThrow(new RegExp(`gcs-sessions/[0-9a-f]{6}…\\.data: 0 bytes, its record says ${K256}`));
   });
 
   it('bytes past the record (a process killed between the two writes) are cut: the session resumes at the recorded offset', async () => {
