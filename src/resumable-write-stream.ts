@@ -167,36 +167,31 @@ export class ResumableWriteStream extends Writable {
       this.uploader.ready.then(() => this.handOver(chunks, callback), callback);
       return;
     }
+    for (const chunk of chunks) this.bytesSinceTurn += chunk.byteLength;
     if (this.options.memoryBudget) {
       const appendAll = async () => {
         for (const chunk of chunks) await this.uploader.appendWithinBudget(chunk);
       };
-      appendAll().then(() => callback(), callback);
+      appendAll().then(() => this.callBackSoon(callback), callback);
       return;
     }
     try {
-      for (const chunk of chunks) {
-        this.uploader.append(chunk);
-        this.bytesSinceTurn += chunk.byteLength;
-      }
+      for (const chunk of chunks) this.uploader.append(chunk);
     } catch (error) {
       callback(error as Error);
       return;
     }
-    this.afterAppend(callback);
-  }
-
-  private afterAppend(callback: (error?: Error | null) => void): void {
     if (this.uploader.failed || !this.uploader.hasRoom()) {
       this.bytesSinceTurn = 0;
       this.uploader.waitForRoom().then(() => callback(), callback);
-    } else if (this.bytesSinceTurn >= TURN_EVERY) {
-      this.bytesSinceTurn = 0;
-      setImmediate(callback);
-    } else {
-      // The common case calls back at once: no promise per write on the hot path.
-      callback();
-    }
+    } else this.callBackSoon(callback);
+  }
+
+  /** Calls the write back at once (the common case: no promise per write), or on the next turn of the event loop once a MiB was accepted since the last one. */
+  private callBackSoon(callback: (error?: Error | null) => void): void {
+    if (this.bytesSinceTurn < TURN_EVERY) return callback();
+    this.bytesSinceTurn = 0;
+    setImmediate(callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -67,6 +67,28 @@ describe('load', () => {
     expect(budget.bytesReserved).toBe(0);
   }, 60_000);
 
+  // Such a source feeds writes from microtasks only; the stream gives the event loop a turn every
+  // MiB, so chunk 1 reaches the server while chunk 2 is written — with a budget as without one.
+  it.each([['without'], ['with']] as const)('a source that needs no I/O (a generator), %s a memory budget: chunk 1 goes out before the writer waits', async (budgeted) => {
+    const chunkSize = 4 * MiB;
+    const url = server.createSession({ name: `generator-${budgeted}` });
+    const data = streamData(7, 6 * chunkSize);
+    const stream = createResumableWriteStream({ url, chunkSize, ...(budgeted === 'with' ? { memoryBudget: createMemoryBudget(64 * MiB) } : {}) });
+    const sessionId = server.session(url).id;
+    let yieldedAtFirstPut: number | undefined;
+    const source = Readable.from((function* () {
+      for (let offset = 0; offset < data.length; offset += 64 * 1024) {
+        if (yieldedAtFirstPut === undefined && server.requests.some((entry) => entry.sessionId === sessionId && entry.method === 'PUT')) yieldedAtFirstPut = offset;
+        yield data.subarray(offset, offset + 64 * 1024);
+      }
+    })(), { objectMode: false });
+    await pipeline(source, stream);
+    expect(server.session(url).object?.md5Hash).toBe(createHash('md5').update(data).digest('base64'));
+    // Without the turns, nothing reached the server before two chunks were held and the writer waited.
+    expect(yieldedAtFirstPut).toBeGreaterThanOrEqual(chunkSize);
+    expect(yieldedAtFirstPut).toBeLessThan(2 * chunkSize);
+  });
+
   it('a budget smaller than one chunk is refused at construction', () => {
     expect(() => createResumableWriteStream({ url: server.createSession(), chunkSize: 4 * K256, memoryBudget: createMemoryBudget(K256) })).toThrow(
       /`memoryBudget` \(262144 bytes\) to hold at least one chunk/,
