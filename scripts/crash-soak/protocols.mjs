@@ -85,8 +85,7 @@ async function startTus() {
   const tus = new Server({ path: '/files', datastore: new FileStore({ directory }) });
   const listener = await listenOnLoopback(createServer((req, res) => void tus.handle(req, res)));
   const proxy = await startFaultProxy({ target: `http://127.0.0.1:${listener.port}` });
-  const hooks = {};
-  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const hooks = hooksOn(proxy);
   return {
     name: 'tus',
     hooks,
@@ -120,6 +119,15 @@ async function startTus() {
 }
 
 const hasQuery = (entry, name) => new URL(entry.path, 'http://proxy').searchParams.has(name);
+/** The parts fixtures' last argument: resume from the checkpoint file when there is one. */
+const resumeMode = (paths, resume) => (resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh');
+
+/** The hooks the supervisor sets (`onEntry`, `onStatus`), called for each request the proxy logs. */
+function hooksOn(proxy) {
+  const hooks = {};
+  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  return hooks;
+}
 
 /**
  * Which requests of an S3-style multipart upload (S3, GCS XML multipart) carry bytes or finalize:
@@ -141,8 +149,7 @@ function multipartRequests(proxy) {
 async function startS3() {
   const s3 = await createS3TestServer();
   const proxy = await startFaultProxy({ target: s3.endpoint });
-  const hooks = {};
-  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const hooks = hooksOn(proxy);
   const env = { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey };
   let counter = 0;
   return {
@@ -155,7 +162,7 @@ async function startS3() {
       const key = `soak/object-${++counter}.gz`;
       return {
         fixture: S3_FIXTURE,
-        args: (paths, resume) => [proxy.url, paths.input, paths.checkpoint, resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh'],
+        args: (paths, resume) => [proxy.url, paths.input, paths.checkpoint, resumeMode(paths, resume)],
         env: { ...env, CRASH_S3_KEY: key },
         stored() {
           const data = s3.object('bkt', key);
@@ -171,14 +178,12 @@ async function startS3() {
   };
 }
 
-const resumeMode = (paths, resume) => (resume && existsSync(paths.checkpoint) ? 'resume' : 'fresh');
 /** GCS XML multipart on the GCS test server's multipart routes, behind the fault proxy. */
 async function startGcsMultipart() {
   const token = 'crash-soak-token';
   const gcs = await createTestServer({ token });
   const proxy = await startFaultProxy({ target: gcs.url });
-  const hooks = {};
-  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const hooks = hooksOn(proxy);
   let counter = 0;
   return {
     name: 'gcs-multipart',
@@ -219,8 +224,7 @@ async function startAzure() {
 }
 
 function azureEntry(azurite, proxy) {
-  const hooks = {};
-  watchLog(proxy.requests, { onEntry: (entry) => hooks.onEntry?.(entry), onStatus: (entry) => hooks.onStatus?.(entry) });
+  const hooks = hooksOn(proxy);
   const comp = (entry) => new URL(entry.path, 'http://proxy').searchParams.get('comp');
   let counter = 0;
   return {
@@ -232,7 +236,7 @@ function azureEntry(azurite, proxy) {
     isUpload: (entry) => entry.method === 'PUT' && comp(entry) !== 'blocklist',
     isSinglePut: (entry) => entry.method === 'PUT' && comp(entry) === null,
     isFinal: (entry) => entry.method === 'PUT' && (comp(entry) === 'blocklist' || comp(entry) === null),
-    // The proxy matches by method only: in final-request runs every PUT (blocks too) is held.
+    // A single Put Blob has no query for the proxy to match: in final-request runs every PUT (blocks too) is held.
     widenFinal: () => proxy.addFault({ fault: 'stall-for-20ms', method: 'PUT', times: 1_000_000 }),
     clearFaults: () => proxy.clearFaults(),
     async newObject() {

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
-import { crcToBase64 } from '../checksum.js';
+import { crcFromDigests, crcToBase64 } from '../checksum.js';
 import { parseGoogHash } from '../protocols/gcs-multipart/wire.js';
 import { crc32cUpdate } from '../crc32c.js';
 import { crc32cCombine } from '../crc32c-combine.js';
@@ -82,7 +82,7 @@ export function storePart(data: Buffer, googHash: string | undefined, corrupt: b
   // Bad storage: the digests (echoed) are of the bytes received, the stored copy differs.
   const stored = corrupt && data.length > 0 ? Buffer.from(data) : data;
   if (stored !== data) stored[0] = (stored[0] as number) ^ 0x01;
-  const storedCrc32c = stored === data ? Buffer.from(digests.crc32c, 'base64').readUInt32BE(0) : crc32cUpdate(stored);
+  const storedCrc32c = stored === data ? (crcFromDigests(digests) as number) : crc32cUpdate(stored);
   return { data: stored, etag: `"${Buffer.from(digests.md5, 'base64').toString('hex')}"`, ...digests, storedCrc32c };
 }
 
